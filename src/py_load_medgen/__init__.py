@@ -1,0 +1,1 @@
+"""py-load-medgen."""
