@@ -40,6 +40,8 @@ class Column:
     """Holds an identifier (CUI, AUI, code...): compared bytewise, indexed with COLLATE "C"."""
     indexed: bool = False
     """Gets a secondary index of its own (every CUI column does)."""
+    cui_shape: bool = False
+    """Every value must look like a CUI (C + 7 digits or CN + digits); enforced on load."""
 
     def header_names(self) -> tuple[str, ...]:
         """Every header name that maps to this column, preferred name first."""
@@ -120,8 +122,13 @@ def _ontology_history(table: str, prefix: str, served: tuple[str, ...], label: s
         trailing_delimiter=False,
         description=f"History of the CUI assigned to each {label} term.",
         columns=(
-            _id(f"{prefix.lower()}_id", f"{prefix}_Id", f"{label} term id", aliases=(f"{prefix}_ID",),
-                indexed=True),
+            _id(
+                f"{prefix.lower()}_id",
+                f"{prefix}_Id",
+                f"{label} term id",
+                aliases=(f"{prefix}_ID",),
+                indexed=True,
+            ),
             _cui(),
             _HISTORY_DATE,
             _IS_CURRENT,
@@ -136,7 +143,14 @@ FILES: tuple[FileSpec, ...] = (
         served_names=("NAMES.RRF.gz",),
         description="One row per MedGen concept with its preferred name.",
         columns=(
-            _cui(),
+            Column(
+                "cui",
+                "CUI",
+                "MedGen concept id (CUI or CN id)",
+                identifier=True,
+                indexed=True,
+                cui_shape=True,
+            ),
             _text("preferred_name", "name", "Preferred name of the concept"),
             _text("source", "source", "Source vocabulary of the preferred name"),
             _SUPPRESS,

@@ -1,0 +1,1 @@
+"""Rows to a database: the loader interface, the backends, and the SQL they share."""

@@ -1,0 +1,368 @@
+"""The loader interface every backend implements, and the logic they share.
+
+A backend supplies a connection, a bulk loader, a lock and the swap; everything that can be
+said in shared SQL (staging, indexes, metadata, change capture) lives here or in ``sql.py``,
+written once for all backends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from py_load_medgen.errors import DatabaseError
+from py_load_medgen.load import sql
+from py_load_medgen.parse.stream import EncodedFile
+from py_load_medgen.release.files import FileSpec
+from py_load_medgen.release.schema import Index, indexes
+from py_load_medgen.source.base import SourceFile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TableLoad:
+    """What one run did to one table; becomes a row of ``etl_run_files``."""
+
+    table: str
+    file: SourceFile | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    inserted: int | None = None
+    updated: int | None = None
+    deleted: int | None = None
+    unchanged: int | None = None
+    unknown_columns: tuple[str, ...] = ()
+    match_key: tuple[str, ...] | None = None
+    duration: float = 0.0
+    skipped: bool = False
+
+
+@dataclass
+class RunRecord:
+    """One run of the tool; becomes a row of ``etl_runs``."""
+
+    run_id: str
+    mode: str
+    strategy: str | None
+    tool_version: str
+    source: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    status: str = "running"
+    finished_at: datetime | None = None
+    release_time: datetime | None = None
+    tables: tuple[str, ...] = ()
+    identity: list[dict[str, object]] = field(default_factory=list)
+    error: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.run_id,
+            self.mode,
+            self.strategy,
+            self.status,
+            self.started_at,
+            self.finished_at,
+            self.tool_version,
+            self.source,
+            self.release_time,
+            ",".join(self.tables),
+            json.dumps(self.identity, sort_keys=True),
+            self.error,
+            self.host,
+        )
+
+
+def file_row(run_id: str, load: TableLoad) -> tuple[Any, ...]:
+    f = load.file
+    return (
+        run_id,
+        load.table,
+        f.name if f else None,
+        f.url if f else None,
+        f.size if f else None,
+        f.sha256 if f else None,
+        f.modified if f else None,
+        f.etag if f else None,
+        f.gzip_mtime if f else None,
+        load.rows_read,
+        load.rows_loaded,
+        load.rows_rejected,
+        load.inserted,
+        load.updated,
+        load.deleted,
+        load.unchanged,
+        ",".join(load.unknown_columns) or None,
+        ",".join(load.match_key) if load.match_key else None,
+        round(load.duration, 3),
+        load.skipped,
+    )
+
+
+class Loader(ABC):
+    """One database and schema that mirrors MedGen."""
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+    dialect: ClassVar[sql.Dialect]
+    placeholder: ClassVar[str] = "%s"
+
+    def __init__(self, uri: str, schema: str) -> None:
+        self.uri = uri
+        self.schema = schema
+
+    # -- connection, transactions, locking (backend) ----------------------------------------
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the connection; raise DatabaseError with a secret-free message on failure."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the data goes, safe to print (no password)."""
+
+    @abstractmethod
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Everything inside commits together or not at all."""
+
+    @abstractmethod
+    def acquire_lock(self, run_id: str) -> None:
+        """Take the one-run-at-a-time lock for this schema or raise LockedError."""
+
+    @abstractmethod
+    def release_lock(self) -> None: ...
+
+    @abstractmethod
+    def table_exists(self, table: str) -> bool: ...
+
+    # -- staging and bulk load --------------------------------------------------------------
+
+    def prepare_staging(self, specs: Sequence[FileSpec]) -> None:
+        """Create the target schema if needed and remove staging left by any earlier run."""
+        self.ensure_schema()
+        self.drop_staging(specs)
+
+    def drop_staging(self, specs: Sequence[FileSpec]) -> None:
+        from py_load_medgen.release.files import FILES
+
+        del specs  # a killed run may have staged tables this run does not touch
+        with self.transaction():
+            for spec in FILES:
+                self.execute(
+                    f"DROP TABLE IF EXISTS {sql.qname(self.schema, sql.staging_name(spec.table))}"
+                )
+
+    def ensure_schema(self) -> None:
+        with self.transaction():
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {sql.ident(self.schema)}")
+
+    def create_staging(self, spec: FileSpec, encoded: EncodedFile) -> str:
+        """Create the (unlogged) staging table for one file; returns its name."""
+        name = sql.staging_name(spec.table)
+        with self.transaction():
+            self.execute(f"DROP TABLE IF EXISTS {sql.qname(self.schema, name)}")
+            self.execute(
+                sql.create_table(
+                    self.dialect,
+                    self.schema,
+                    name,
+                    spec,
+                    scratch_columns=encoded.scratch_columns,
+                    raw_records=encoded.raw_records,
+                )
+            )
+        return name
+
+    @abstractmethod
+    def bulk_load(self, spec: FileSpec, encoded: EncodedFile) -> int:
+        """Stream every block of ``encoded`` into the staging table; returns rows loaded.
+
+        Maps the database's complaints about values (type, range, shape) to an InputError
+        naming the file, line and column.
+        """
+
+    def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
+        """Drop scratch columns, build indexes, gather statistics.
+
+        Returns the natural key when the data proved it unique, else None (the table's rows
+        are then matched whole in delta loads).
+        """
+        table = sql.staging_name(spec.table)
+        if encoded.scratch_columns:
+            with self.transaction():
+                self.execute(sql.drop_columns(self.schema, table, encoded.scratch_columns))
+        key: tuple[str, ...] | None = None
+        for index in indexes(spec):
+            if index.unique:
+                if self.try_unique_index(table, index):
+                    key = index.columns
+                    continue
+                log.warning(
+                    "%s: natural key (%s) is not unique in this release; indexed without "
+                    "uniqueness, delta loads will compare whole rows",
+                    spec.table,
+                    ", ".join(index.columns),
+                )
+                index = Index(index.table, index.columns, unique=False)
+            with self.transaction():
+                self.execute(
+                    sql.create_index(self.schema, table, index, name=self.staged_index(index))
+                )
+        self.analyze(table)
+        return key
+
+    def staged_index(self, index: Index) -> str:
+        return sql.STAGING_PREFIX + index.name
+
+    @abstractmethod
+    def try_unique_index(self, table: str, index: Index) -> bool:
+        """Build a unique index (a primary key where possible); False on duplicate keys."""
+
+    @abstractmethod
+    def analyze(self, table: str) -> None: ...
+
+    # -- publishing ------------------------------------------------------------------------
+
+    @abstractmethod
+    def swap(self, specs: Sequence[FileSpec]) -> None:
+        """Inside the caller's transaction: replace each production table by its staging one.
+
+        User views and grants on the replaced tables are carried over.
+        """
+
+    def replace_contents(self, specs: Sequence[FileSpec]) -> None:
+        """Inside the caller's transaction: empty each production table and refill it."""
+        for spec in specs:
+            prod = sql.qname(self.schema, spec.table)
+            stage = sql.qname(self.schema, sql.staging_name(spec.table))
+            cols = ", ".join(sql.ident(c) for c in spec.column_names)
+            if not self.table_exists(spec.table):
+                self.swap([spec])
+                continue
+            self.execute(f"DELETE FROM {prod}")
+            self.execute(f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage}")
+            self.execute(f"DROP TABLE {stage}")
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def ensure_metadata(self) -> None:
+        with self.transaction():
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {sql.ident(self.schema)}")
+            for statement in sql.metadata_ddl(self.dialect, self.schema):
+                self.execute(statement)
+
+    def mark_abandoned_runs(self, by_run: str) -> int:
+        """Runs still 'running' while we hold the lock were killed: record them as failed."""
+        rows = self.query(
+            f"SELECT run_id FROM {sql.qname(self.schema, sql.RUNS)} WHERE status = 'running'"
+        )
+        if rows:
+            with self.transaction():
+                self.execute(
+                    f"UPDATE {sql.qname(self.schema, sql.RUNS)} SET status = 'failed', "
+                    f"error_message = {self.placeholder}, finished_at = {self.placeholder} "
+                    "WHERE status = 'running'",
+                    (f"abandoned: the process died (found by run {by_run})", datetime.now(UTC)),
+                )
+            for (run_id,) in rows:
+                log.warning("run %s was killed or crashed; recorded as failed", run_id)
+        return len(rows)
+
+    def record_start(self, run: RunRecord) -> None:
+        with self.transaction():
+            self.execute(
+                sql.insert(self.schema, sql.RUNS, sql.RUN_COLUMNS, self.placeholder), run.row()
+            )
+
+    def record_success(self, run: RunRecord, loads: Sequence[TableLoad]) -> None:
+        """Inside the caller's transaction (the one that publishes the data)."""
+        run.status = "succeeded"
+        run.finished_at = datetime.now(UTC)
+        self.execute(
+            f"DELETE FROM {sql.qname(self.schema, sql.RUNS)} WHERE run_id = {self.placeholder}",
+            (run.run_id,),
+        )
+        self.execute(
+            sql.insert(self.schema, sql.RUNS, sql.RUN_COLUMNS, self.placeholder), run.row()
+        )
+        for load in loads:
+            self.execute(
+                sql.insert(self.schema, sql.RUN_FILES, sql.FILE_COLUMNS, self.placeholder),
+                file_row(run.run_id, load),
+            )
+
+    def record_failure(self, run: RunRecord, error: str) -> None:
+        run.status = "failed"
+        run.error = error
+        run.finished_at = datetime.now(UTC)
+        with self.transaction():
+            self.execute(
+                f"UPDATE {sql.qname(self.schema, sql.RUNS)} SET status = 'failed', "
+                f"error_message = {self.placeholder}, finished_at = {self.placeholder} "
+                f"WHERE run_id = {self.placeholder}",
+                (error, run.finished_at, run.run_id),
+            )
+
+    def runs(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
+        """The newest runs first, as dicts keyed by etl_runs column."""
+        if not self.table_exists(sql.RUNS):
+            return []
+        where = f"WHERE status = {self.placeholder} " if status else ""
+        rows = self.query(
+            f"SELECT {', '.join(sql.ident(c) for c in sql.RUN_COLUMNS)} "
+            f"FROM {sql.qname(self.schema, sql.RUNS)} {where}"
+            f"ORDER BY started_at DESC LIMIT {int(limit)}",
+            (status,) if status else (),
+        )
+        return [dict(zip(sql.RUN_COLUMNS, row, strict=True)) for row in rows]
+
+    def run_files(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            f"SELECT {', '.join(sql.ident(c) for c in sql.FILE_COLUMNS)} "
+            f"FROM {sql.qname(self.schema, sql.RUN_FILES)} WHERE run_id = {self.placeholder} "
+            "ORDER BY table_name",
+            (run_id,),
+        )
+        return [dict(zip(sql.FILE_COLUMNS, row, strict=True)) for row in rows]
+
+    def loaded_state(self) -> dict[str, dict[str, Any]]:
+        """Per table, the file record of the newest successful run that loaded it."""
+        if not self.table_exists(sql.RUNS):
+            return {}
+        cols = ", ".join(f"f.{sql.ident(c)}" for c in sql.FILE_COLUMNS)
+        rows = self.query(
+            f"SELECT {cols} FROM {sql.qname(self.schema, sql.RUN_FILES)} f "
+            f"JOIN {sql.qname(self.schema, sql.RUNS)} r ON r.run_id = f.run_id "
+            "WHERE r.status = 'succeeded' ORDER BY r.started_at"
+        )
+        state: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            record = dict(zip(sql.FILE_COLUMNS, row, strict=True))
+            state[record["table_name"]] = record
+        return state
+
+    def count_rows(self, table: str) -> int:
+        return int(self.query(f"SELECT count(*) FROM {sql.qname(self.schema, table)}")[0][0])
+
+    def iter_tables(self, specs: Sequence[FileSpec]) -> Iterator[FileSpec]:
+        return (s for s in specs if self.table_exists(s.table))
+
+    def require_connected(self) -> None:  # pragma: no cover - programming error guard
+        raise DatabaseError("loader used before connect()")

@@ -1,0 +1,265 @@
+"""PostgreSQL: COPY FROM STDIN into unlogged staging tables, one-transaction swap.
+
+The driver (psycopg 3) is imported here only, so parsing and orchestration never need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from py_load_medgen.errors import DatabaseError, InputError, LockedError
+from py_load_medgen.load import sql
+from py_load_medgen.load.base import Loader
+from py_load_medgen.parse.stream import EncodedFile
+from py_load_medgen.prefetch import prefetch
+from py_load_medgen.redact import redact_text, redact_uri
+from py_load_medgen.release.files import FileSpec
+from py_load_medgen.release.schema import Index
+
+log = logging.getLogger(__name__)
+
+_COPY_CONTEXT = re.compile(r"line (\d+)(?:, column ([^:]+))?")
+_MAINTENANCE_WORK_MEM = "512MB"
+
+_DEPENDENT_VIEWS = """
+WITH RECURSIVE deps(oid, depth) AS (
+    SELECT DISTINCT r.ev_class, 1
+    FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid = ANY(%s::oid[]) AND r.ev_class <> d.refobjid
+    UNION
+    SELECT r.ev_class, deps.depth + 1
+    FROM deps JOIN pg_depend d ON d.refobjid = deps.oid AND d.refclassid = 'pg_class'::regclass
+    JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+    WHERE r.ev_class <> deps.oid AND deps.depth < 50
+)
+SELECT c.oid, n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid),
+       pg_get_userbyid(c.relowner), obj_description(c.oid, 'pg_class'),
+       array_to_string(c.reloptions, ', '), max(deps.depth) AS depth
+FROM deps JOIN pg_class c ON c.oid = deps.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+GROUP BY c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.reloptions
+ORDER BY depth
+"""
+
+_GRANTS = """
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+       a.privilege_type, a.is_grantable
+FROM pg_class c, aclexplode(c.relacl) a
+WHERE c.oid = %s::regclass AND a.grantee <> c.relowner
+"""
+
+
+def lock_key(schema: str) -> int:
+    """A stable 64-bit advisory lock key for one schema."""
+    digest = hashlib.blake2b(f"py-load-medgen:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresLoader(Loader):
+    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+    dialect = sql.POSTGRES
+
+    def __init__(self, uri: str, schema: str) -> None:
+        super().__init__(uri, schema)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._locked = False
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            self.require_connected()
+        assert self._conn is not None
+        return self._conn
+
+    def describe(self) -> str:
+        return redact_uri(self.uri)
+
+    def connect(self) -> None:
+        try:
+            self._conn = psycopg.connect(
+                self.uri, autocommit=True, application_name="py-load-medgen"
+            )
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"cannot connect to {self.describe()}: {redact_text(str(exc)).strip()}",
+                hint="check --db-uri (or MEDGEN_DB_URI) and that the server is running",
+            ) from None
+        self.execute(f"SET maintenance_work_mem = {sql.literal(_MAINTENANCE_WORK_MEM)}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self.release_lock()
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(statement.encode(), params or None)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(statement.encode(), params or None).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def table_exists(self, table: str) -> bool:
+        row = self.query("SELECT to_regclass(%s) IS NOT NULL", (sql.qname(self.schema, table),))
+        return bool(row[0][0])
+
+    # -- locking ----------------------------------------------------------------------------
+
+    def acquire_lock(self, run_id: str) -> None:
+        self.execute(
+            "SELECT set_config('application_name', %s, false)", (f"py-load-medgen {run_id}",)
+        )
+        got = self.query("SELECT pg_try_advisory_lock(%s)", (lock_key(self.schema),))[0][0]
+        if not got:
+            raise LockedError(
+                f"another load holds the lock on schema {self.schema!r}: {self._holder()}",
+                hint="wait for it to finish; a lock of a dead process is released automatically",
+            )
+        self._locked = True
+
+    def _holder(self) -> str:
+        key = lock_key(self.schema) & 0xFFFFFFFFFFFFFFFF
+        rows = self.query(
+            "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s "
+            "AND l.objid::bigint = %s",
+            (key >> 32, key & 0xFFFFFFFF),
+        )
+        if not rows:
+            return "holder unknown (it may just have finished)"
+        pid, app, addr, started = rows[0]
+        return f"pid {pid} ({app}) from {addr or 'local socket'}, connected since {started:%Y-%m-%d %H:%M:%S%z}"
+
+    def release_lock(self) -> None:
+        if self._locked and self._conn is not None and not self._conn.closed:
+            self.query("SELECT pg_advisory_unlock(%s)", (lock_key(self.schema),))
+        self._locked = False
+
+    # -- bulk load --------------------------------------------------------------------------
+
+    def bulk_load(self, spec: FileSpec, encoded: EncodedFile) -> int:
+        table = sql.qname(self.schema, sql.staging_name(spec.table))
+        cols = ", ".join(sql.ident(c) for c in encoded.copy_columns)
+        delimiter = sql.literal(encoded.layout.delimiter.decode())
+        statement = f"COPY {table} ({cols}) FROM STDIN (FORMAT text, DELIMITER {delimiter})"
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                with cur.copy(statement.encode()) as copy:
+                    for block in prefetch(encoded.blocks()):
+                        copy.write(block)
+                return max(cur.rowcount, 0)
+        except (pgerrors.DataError, pgerrors.IntegrityError) as exc:
+            raise self._input_error(encoded, exc) from None
+
+    def _input_error(self, encoded: EncodedFile, exc: psycopg.Error) -> InputError:
+        context = exc.diag.context or ""
+        match = _COPY_CONTEXT.search(context)
+        line = encoded.file_line(int(match.group(1))) if match else None
+        column = match.group(2) if match and match.group(2) else None
+        constraint = exc.diag.constraint_name
+        if column is None and constraint and constraint.endswith("_shape"):
+            column = constraint.removeprefix(f"{encoded.spec.table}_").removesuffix("_shape")
+        source_column = column
+        if column is not None:
+            for field_name, target in zip(
+                encoded.layout.fields, encoded.layout.targets, strict=True
+            ):
+                if target == column:
+                    source_column = field_name
+        message = exc.diag.message_primary or str(exc)
+        if constraint and constraint.endswith("_shape"):
+            message = "value is not a MedGen concept id (C + 7 digits or CN + digits)"
+        return InputError(message, file=encoded.name, line=line, column=source_column)
+
+    def try_unique_index(self, table: str, index: Index) -> bool:
+        name = self.staged_index(index)
+        try:
+            with self.transaction():
+                self.execute(sql.create_index(self.schema, table, index, name=name))
+                self.execute(
+                    f"ALTER TABLE {sql.qname(self.schema, table)} ADD CONSTRAINT "
+                    f"{sql.ident(name)} PRIMARY KEY USING INDEX {sql.ident(name)}"
+                )
+        except (pgerrors.UniqueViolation, pgerrors.NotNullViolation):
+            return False
+        return True
+
+    def analyze(self, table: str) -> None:
+        self.execute(f"ANALYZE {sql.qname(self.schema, table)}")
+
+    # -- swap -------------------------------------------------------------------------------
+
+    def swap(self, specs: Sequence[FileSpec]) -> None:
+        present = [s for s in specs if self.table_exists(s.table)]
+        oids = [
+            self.query("SELECT %s::regclass::oid", (sql.qname(self.schema, s.table),))[0][0]
+            for s in present
+        ]
+        views = self.query(_DEPENDENT_VIEWS, (oids,)) if oids else []
+        saved_views = [(v, self._grants(v[0])) for v in views]
+        for view in reversed(views):
+            kind = "MATERIALIZED VIEW" if view[3] == "m" else "VIEW"
+            self.execute(f"DROP {kind} {sql.qname(view[1], view[2])}")
+        for spec in specs:
+            prod = sql.qname(self.schema, spec.table)
+            grants = self._grants(prod) if spec in present else []
+            if spec in present:
+                self.execute(f"DROP TABLE {prod}")
+            self.execute(
+                f"ALTER TABLE {sql.qname(self.schema, sql.staging_name(spec.table))} "
+                f"RENAME TO {sql.ident(spec.table)}"
+            )
+            for (index_name,) in self.query(
+                "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+                (prod,),
+            ):
+                short = self.query(
+                    "SELECT relname FROM pg_class WHERE oid = %s::regclass", (index_name,)
+                )[0][0]
+                if short.startswith(sql.STAGING_PREFIX):
+                    self.execute(
+                        f"ALTER INDEX {sql.qname(self.schema, short)} RENAME TO "
+                        f"{sql.ident(short.removeprefix(sql.STAGING_PREFIX))}"
+                    )
+            self._apply_grants(prod, "TABLE", grants)
+        for view, grants in saved_views:
+            _oid, schema, name, relkind, definition, owner, comment, options, _depth = view
+            kind = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
+            with_options = f" WITH ({options})" if options and relkind == "v" else ""
+            target = sql.qname(schema, name)
+            self.execute(f"CREATE {kind} {target}{with_options} AS {definition}")
+            self._apply_grants(target, "TABLE", grants)
+            if owner != self.query("SELECT current_user")[0][0]:
+                self.execute(f"ALTER {kind} {target} OWNER TO {sql.ident(owner)}")
+            if comment is not None:
+                self.execute(f"COMMENT ON {kind} {target} IS {sql.literal(comment)}")
+            log.info("recreated %s %s.%s on the new tables", kind.lower(), schema, name)
+
+    def _grants(self, relation: object) -> list[tuple[str, str, bool]]:
+        target = relation if isinstance(relation, str) else None
+        if target is None:
+            return [
+                (g, p, bool(o))
+                for g, p, o in self.query(_GRANTS.replace("%s::regclass", "%s"), (relation,))
+            ]
+        return [(g, p, bool(o)) for g, p, o in self.query(_GRANTS, (target,))]
+
+    def _apply_grants(self, target: str, kind: str, grants: list[tuple[str, str, bool]]) -> None:
+        for grantee, privilege, grantable in grants:
+            option = " WITH GRANT OPTION" if grantable else ""
+            self.execute(f"GRANT {privilege} ON {kind} {target} TO {grantee}{option}")

@@ -1,0 +1,172 @@
+"""Pure functions that build the statements every backend shares.
+
+Names are always quoted identifiers, never formatted in bare: a schema called
+``my "odd"; schema`` is as safe as ``medgen``. The SQL is standard enough for PostgreSQL and
+DuckDB alike; what differs (types, collation, unlogged tables) comes from a ``Dialect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from py_load_medgen.release.files import CUI_PATTERN, Column, ColumnType, FileSpec
+from py_load_medgen.release.schema import Index
+
+STAGING_PREFIX = "_staging_"
+RUNS = "etl_runs"
+RUN_FILES = "etl_run_files"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """A quoted SQL string literal (for DDL, where parameters cannot go)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def qname(schema: str, table: str) -> str:
+    return f"{ident(schema)}.{ident(table)}"
+
+
+def staging_name(table: str) -> str:
+    return STAGING_PREFIX + table
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    text: str
+    identifier_text: str
+    bigint: str = "bigint"
+    smallint: str = "smallint"
+    timestamp: str = "timestamptz"
+    double: str = "double precision"
+    unlogged: str = ""
+    regex_match: str = "{column} ~ {pattern}"
+
+    def column_type(self, column: Column) -> str:
+        if column.type is ColumnType.BIGINT:
+            return self.bigint
+        if column.type is ColumnType.SMALLINT:
+            return self.smallint
+        return self.identifier_text if column.identifier else self.text
+
+
+POSTGRES = Dialect(
+    name="postgresql",
+    text="text",
+    identifier_text='text COLLATE "C"',
+    unlogged="UNLOGGED ",
+)
+DUCKDB = Dialect(
+    name="duckdb",
+    text="VARCHAR",
+    identifier_text="VARCHAR",
+    timestamp="TIMESTAMPTZ",
+    double="DOUBLE",
+    regex_match="regexp_full_match({column}, {pattern})",
+)
+
+
+def create_table(
+    dialect: Dialect,
+    schema: str,
+    table: str,
+    spec: FileSpec,
+    *,
+    scratch_columns: Sequence[str] = (),
+    raw_records: bool = False,
+    unlogged: bool = True,
+) -> str:
+    """CREATE TABLE for a spec's table, optionally with columns that absorb extra input."""
+    parts = [f"{ident(c.name)} {dialect.column_type(c)}" for c in spec.columns]
+    parts += [f"{ident(c)} {dialect.text}" for c in scratch_columns]
+    if raw_records:
+        parts.append(f"{ident('raw_record')} {dialect.text}")
+    for column in spec.columns:
+        if column.cui_shape:
+            check = dialect.regex_match.format(
+                column=ident(column.name), pattern=literal(CUI_PATTERN.pattern)
+            )
+            parts.append(f"CONSTRAINT {ident(f'{spec.table}_{column.name}_shape')} CHECK ({check})")
+    kind = dialect.unlogged if unlogged else ""
+    return f"CREATE {kind}TABLE {qname(schema, table)} ({', '.join(parts)})"
+
+
+def drop_columns(schema: str, table: str, columns: Sequence[str]) -> str:
+    drops = ", ".join(f"DROP COLUMN {ident(c)}" for c in columns)
+    return f"ALTER TABLE {qname(schema, table)} {drops}"
+
+
+def create_index(schema: str, table: str, index: Index, *, name: str | None = None) -> str:
+    cols = ", ".join(ident(c) for c in index.columns)
+    unique = "UNIQUE " if index.unique else ""
+    return f"CREATE {unique}INDEX {ident(name or index.name)} ON {qname(schema, table)} ({cols})"
+
+
+def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
+    ts, big, dbl, txt = dialect.timestamp, dialect.bigint, dialect.double, dialect.text
+    return [
+        f"CREATE TABLE IF NOT EXISTS {qname(schema, RUNS)} ("
+        f"run_id {txt} PRIMARY KEY, mode {txt} NOT NULL, strategy {txt}, status {txt} NOT NULL, "
+        f"started_at {ts} NOT NULL, finished_at {ts}, tool_version {txt} NOT NULL, "
+        f"source {txt}, release_time {ts}, tables {txt}, release_identity {txt}, "
+        f"error_message {txt}, host {txt})",
+        f"CREATE TABLE IF NOT EXISTS {qname(schema, RUN_FILES)} ("
+        f"run_id {txt} NOT NULL, table_name {txt} NOT NULL, file_name {txt}, url {txt}, "
+        f"size {big}, sha256 {txt}, modified {ts}, etag {txt}, gzip_mtime {ts}, "
+        f"rows_read {big}, rows_loaded {big}, rows_rejected {big}, rows_inserted {big}, "
+        f"rows_updated {big}, rows_deleted {big}, rows_unchanged {big}, "
+        f"unknown_columns {txt}, match_key {txt}, duration_seconds {dbl}, skipped boolean, "
+        f"PRIMARY KEY (run_id, table_name))",
+    ]
+
+
+RUN_COLUMNS = (
+    "run_id",
+    "mode",
+    "strategy",
+    "status",
+    "started_at",
+    "finished_at",
+    "tool_version",
+    "source",
+    "release_time",
+    "tables",
+    "release_identity",
+    "error_message",
+    "host",
+)
+
+FILE_COLUMNS = (
+    "run_id",
+    "table_name",
+    "file_name",
+    "url",
+    "size",
+    "sha256",
+    "modified",
+    "etag",
+    "gzip_mtime",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rows_inserted",
+    "rows_updated",
+    "rows_deleted",
+    "rows_unchanged",
+    "unknown_columns",
+    "match_key",
+    "duration_seconds",
+    "skipped",
+)
+
+
+def insert(schema: str, table: str, columns: Sequence[str], placeholder: str = "%s") -> str:
+    cols = ", ".join(ident(c) for c in columns)
+    marks = ", ".join(placeholder for _ in columns)
+    return f"INSERT INTO {qname(schema, table)} ({cols}) VALUES ({marks})"

@@ -1,0 +1,93 @@
+"""Structured logging to stderr: readable text, or one JSON object per line.
+
+Every record carries the run id, the release and the phase of the run it belongs to, taken
+from context variables that the pipeline sets, so no call site has to pass them along.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from py_load_medgen.redact import redact_text
+
+RUN_ID: ContextVar[str | None] = ContextVar("run_id", default=None)
+RELEASE: ContextVar[str | None] = ContextVar("release", default=None)
+PHASE: ContextVar[str | None] = ContextVar("phase", default=None)
+
+_SECRETS: list[str] = []
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def register_secret(value: str | None) -> None:
+    """A value (a password) that must never reach a log line."""
+    if value:
+        _SECRETS.append(value)
+
+
+def scrub(text: str) -> str:
+    return redact_text(text, tuple(_SECRETS))
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    token = PHASE.set(name)
+    try:
+        yield
+    finally:
+        PHASE.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.run_id = RUN_ID.get()
+        record.release = RELEASE.get()
+        record.phase = PHASE.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                event[key] = value
+        if record.exc_info:
+            event["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(event, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        where = " ".join(f"[{v}]" for v in (getattr(record, "phase", None),) if v)
+        line = f"{stamp} {record.levelname:<7} {where + ' ' if where else ''}{record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return scrub(line)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_medgen", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._medgen = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_ContextFilter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("psycopg", "urllib3", "pyftpdlib"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,227 @@
+"""One run: lock -> fetch -> stage -> index -> publish -> record.
+
+Nothing reaches the production tables before the single publishing transaction, which also
+writes the run's metadata; a run that fails anywhere is recorded as failed and leaves the
+previous release untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from py_load_medgen import logs
+from py_load_medgen.errors import MedgenError, UsageError
+from py_load_medgen.load.base import Loader, RunRecord, TableLoad
+from py_load_medgen.parse.stream import EncodedFile, RejectSink
+from py_load_medgen.release.files import FILES, FileSpec, spec_for_file
+from py_load_medgen.source.base import Source, SourceFile, release_time
+from py_load_medgen.version import __version__
+
+log = logging.getLogger(__name__)
+
+MODES = ("full", "delta")
+STRATEGIES = ("swap", "truncate")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    mode: str = "full"
+    strategy: str = "swap"
+    files: tuple[str, ...] = ()
+    """File or table names to load; empty means every file of the release."""
+    schema: str = "medgen"
+    raw_records: bool = False
+    dry_run: bool = False
+    max_bad_rows: int = 100
+    strict_schema: bool = False
+    rejects_dir: Path = field(default_factory=lambda: Path("rejects"))
+
+
+@dataclass
+class RunResult:
+    run: RunRecord
+    loads: list[TableLoad]
+    dry_run: bool = False
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(t.rows_loaded for t in self.loads)
+
+
+Progress = Callable[[str, str, int], None]
+"""Called as (table, event, amount): 'bytes' read from a file, 'rows' loaded."""
+
+
+def select_specs(names: Sequence[str]) -> list[FileSpec]:
+    """The specs for ``--files`` (served file names or table names); all when empty."""
+    if not names:
+        return list(FILES)
+    chosen: list[FileSpec] = []
+    for name in names:
+        spec = spec_for_file(name) or next((s for s in FILES if s.table == name), None)
+        if spec is None:
+            known = ", ".join(s.name for s in FILES)
+            raise UsageError(f"unknown file {name!r} in --files; known files: {known}")
+        if spec not in chosen:
+            chosen.append(spec)
+    return chosen
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+
+
+def encode(
+    file: SourceFile, options: LoadOptions, run_id: str, *, validate_values: bool = False
+) -> EncodedFile:
+    return EncodedFile(
+        file.path,
+        file.spec,
+        name=file.name,
+        max_bad_rows=options.max_bad_rows,
+        strict_schema=options.strict_schema,
+        raw_records=options.raw_records,
+        validate_values=validate_values,
+        rejects=RejectSink(options.rejects_dir / run_id),
+    )
+
+
+def validate_only(source: Source, options: LoadOptions) -> RunResult:
+    """--dry-run: parse and check every row and value; no database is touched."""
+    run = RunRecord(new_run_id(), options.mode, options.strategy, __version__, source.describe())
+    logs.RUN_ID.set(run.run_id)
+    specs = select_specs(options.files)
+    with logs.phase("fetch"):
+        files = source.fetch(specs)
+    run.release_time = release_time(files)
+    loads = []
+    for file in files:
+        with logs.phase("validate"):
+            started = time.perf_counter()
+            encoded = encode(file, options, run.run_id, validate_values=True)
+            for _ in encoded.blocks():
+                pass
+            loads.append(
+                _table_load(
+                    file,
+                    encoded,
+                    started,
+                    loaded=encoded.stats.rows_read - encoded.stats.rows_rejected,
+                )
+            )
+            log.info(
+                "%s: %d rows valid, %d rejected",
+                file.name,
+                loads[-1].rows_loaded,
+                loads[-1].rows_rejected,
+            )
+    run.status = "validated"
+    return RunResult(run, loads, dry_run=True)
+
+
+def _table_load(file: SourceFile, encoded: EncodedFile, started: float, loaded: int) -> TableLoad:
+    return TableLoad(
+        table=file.spec.table,
+        file=file,
+        rows_read=encoded.stats.rows_read,
+        rows_loaded=loaded,
+        rows_rejected=encoded.stats.rows_rejected,
+        unknown_columns=encoded.layout.unknown,
+        duration=time.perf_counter() - started,
+    )
+
+
+def run_full(source: Source, loader: Loader, options: LoadOptions) -> RunResult:
+    """Stage every selected file, index it, then publish all tables in one transaction."""
+    if options.strategy not in STRATEGIES:
+        raise UsageError(f"unknown --strategy {options.strategy!r}; use swap or truncate")
+    specs = select_specs(options.files)
+    run = RunRecord(new_run_id(), "full", options.strategy, __version__, source.describe())
+    return _with_run(loader, run, lambda: _full(source, loader, options, run, specs))
+
+
+def _with_run(loader: Loader, run: RunRecord, body: Callable[[], list[TableLoad]]) -> RunResult:
+    logs.RUN_ID.set(run.run_id)
+    loader.acquire_lock(run.run_id)
+    try:
+        loader.ensure_metadata()
+        loader.mark_abandoned_runs(run.run_id)
+        loader.record_start(run)
+        try:
+            loads = body()
+        except BaseException as exc:
+            message = (
+                exc.message if isinstance(exc, MedgenError) else f"{type(exc).__name__}: {exc}"
+            )
+            if isinstance(exc, KeyboardInterrupt):
+                message = "interrupted (SIGINT/SIGTERM); rolled back"
+            _record_failure(loader, run, logs.scrub(message))
+            raise
+        log.info(
+            "run %s succeeded: %d tables, %d rows",
+            run.run_id,
+            len(loads),
+            sum(t.rows_loaded for t in loads),
+        )
+        return RunResult(run, loads)
+    finally:
+        loader.release_lock()
+
+
+def _record_failure(loader: Loader, run: RunRecord, message: str) -> None:
+    try:
+        loader.drop_staging(FILES)
+        loader.record_failure(run, message)
+    except Exception:  # the original error matters more than a failure to record it
+        log.exception("could not record the failure of run %s", run.run_id)
+
+
+def _full(
+    source: Source, loader: Loader, options: LoadOptions, run: RunRecord, specs: list[FileSpec]
+) -> list[TableLoad]:
+    with logs.phase("fetch"):
+        files = source.fetch(specs)
+    run.release_time = release_time(files)
+    run.tables = tuple(f.spec.table for f in files)
+    run.identity = [f.identity() for f in files]
+    logs.RELEASE.set(run.release_time.isoformat() if run.release_time else None)
+    loader.prepare_staging(specs)
+    loads = [stage_file(loader, file, options, run.run_id) for file in files]
+    with logs.phase("publish"), loader.transaction():
+        if options.strategy == "swap":
+            loader.swap([f.spec for f in files])
+        else:
+            loader.replace_contents([f.spec for f in files])
+        loader.record_success(run, loads)
+    return loads
+
+
+def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: str) -> TableLoad:
+    """COPY one file into its staging table, then index and analyze it."""
+    started = time.perf_counter()
+    with logs.phase("stage"):
+        encoded = encode(file, options, run_id)
+        loader.create_staging(file.spec, encoded)
+        loaded = loader.bulk_load(file.spec, encoded)
+        copy_seconds = time.perf_counter() - started
+    with logs.phase("index"):
+        key = loader.finish_staging(file.spec, encoded)
+    load = _table_load(file, encoded, started, loaded)
+    load.match_key = key
+    log.info(
+        "%s -> %s: %d rows in %.2fs (COPY %.0f rows/s), %d rejected",
+        file.name,
+        file.spec.table,
+        loaded,
+        load.duration,
+        loaded / copy_seconds if copy_seconds else 0,
+        load.rows_rejected,
+        extra={"table": file.spec.table, "rows": loaded, "seconds": round(load.duration, 3)},
+    )
+    return load
