@@ -1,0 +1,133 @@
+"""PostgreSQL specifics: concurrent readers, views and grants, locking, leftovers."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from py_load_medgen.errors import ExitCode, LockedError
+from py_load_medgen.load.postgres import PostgresLoader
+from tests.helpers import query, run_cli
+
+
+def names_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
+    out = tmp_path / name
+    out.mkdir()
+    rows = b"".join(f"C{i:07d}|{label} {i}|GTR|N|\n".encode() for i in range(n))
+    (out / "NAMES.RRF.gz").write_bytes(gzip.compress(b"#CUI|name|source|SUPPRESS|\n" + rows))
+    return out
+
+
+def load(source: Path, uri: str, *extra: str) -> int:
+    return run_cli("load", "--source", str(source), "--db-uri", uri, "--files", "NAMES.RRF.gz",
+                   "--rejects-dir", str(source.parent / "rejects"), *extra)
+
+
+def test_swap_is_invisible_to_concurrent_readers(tmp_path: Path, pg_uri: str) -> None:
+    old = names_release(tmp_path, "old", 20_000, "old")
+    new = names_release(tmp_path, "new", 30_000, "new")
+    assert load(old, pg_uri) == 0
+    stop = threading.Event()
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            with psycopg.connect(pg_uri, autocommit=True) as conn:
+                while not stop.is_set():
+                    total, new_rows = conn.execute(
+                        "SELECT count(*), count(*) FILTER (WHERE preferred_name LIKE 'new%') "
+                        "FROM medgen.concepts"
+                    ).fetchone()  # type: ignore[misc]
+                    seen.append((total, new_rows))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(2):
+            assert load(new, pg_uri) == 0
+            assert load(old, pg_uri) == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert len(seen) > 10
+    assert set(seen) <= {(20_000, 0), (30_000, 30_000)}
+
+
+def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:
+    release = names_release(tmp_path, "r", 100, "name")
+    assert load(release, pg_uri) == 0
+    role = "medgen_reader_" + pg_uri.rsplit("_", 1)[-1]
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role}".encode())
+        conn.execute(f"GRANT USAGE ON SCHEMA medgen TO {role}".encode())
+        conn.execute(f"GRANT SELECT ON medgen.concepts TO {role}".encode())
+        conn.execute(b"CREATE VIEW medgen.gtr_names AS SELECT cui, preferred_name FROM medgen.concepts WHERE source = 'GTR'")
+        conn.execute(b"CREATE VIEW public.gtr_count AS SELECT count(*) AS n FROM medgen.gtr_names")
+        conn.execute(f"GRANT SELECT ON medgen.gtr_names TO {role}".encode())
+        conn.execute(b"COMMENT ON VIEW medgen.gtr_names IS 'GTR names'")
+    try:
+        assert load(names_release(tmp_path, "r2", 150, "name"), pg_uri) == 0
+        assert query(pg_uri, "SELECT n FROM public.gtr_count") == [(150,)]
+        grants = query(
+            pg_uri,
+            "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+            f"WHERE grantee = '{role}' ORDER BY table_name",
+        )
+        assert grants == [("concepts", "SELECT"), ("gtr_names", "SELECT")]
+        assert query(pg_uri, "SELECT obj_description('medgen.gtr_names'::regclass)") == [("GTR names",)]
+    finally:
+        with psycopg.connect(pg_uri, autocommit=True) as conn:
+            conn.execute(b"DROP VIEW public.gtr_count")
+            conn.execute(b"DROP VIEW medgen.gtr_names")
+            conn.execute(f"REVOKE ALL ON medgen.concepts FROM {role}".encode())
+            conn.execute(f"REVOKE ALL ON SCHEMA medgen FROM {role}".encode())
+            conn.execute(f"DROP ROLE {role}".encode())
+
+
+def test_second_run_is_refused_while_the_first_holds_the_lock(
+    tmp_path: Path, pg_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holder = PostgresLoader(pg_uri, "medgen")
+    holder.connect()
+    holder.acquire_lock("holder-run")
+    try:
+        other = PostgresLoader(pg_uri, "medgen")
+        other.connect()
+        with pytest.raises(LockedError, match="py-load-medgen holder-run"):
+            other.acquire_lock("second-run")
+        other.close()
+        capsys.readouterr()
+        assert load(names_release(tmp_path, "r", 10, "x"), pg_uri) == ExitCode.LOCKED
+        assert "another load holds the lock" in capsys.readouterr().err
+    finally:
+        holder.close()
+    assert load(names_release(tmp_path, "r2", 10, "x"), pg_uri) == 0
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_up(tmp_path: Path, pg_uri: str) -> None:
+    assert load(names_release(tmp_path, "r", 10, "x"), pg_uri) == 0
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute(b"CREATE UNLOGGED TABLE medgen._staging_relationships (x text)")
+        conn.execute(
+            b"INSERT INTO medgen.etl_runs (run_id, mode, status, started_at, tool_version) "
+            b"VALUES ('killed', 'full', 'running', now(), 'test')"
+        )
+    assert load(names_release(tmp_path, "r2", 12, "x"), pg_uri) == 0
+    assert query(pg_uri, "SELECT status, error_message LIKE 'abandoned%' FROM medgen.etl_runs WHERE run_id = 'killed'") == [("failed", True)]
+    assert query(pg_uri, "SELECT to_regclass('medgen._staging_relationships') IS NULL") == [(True,)]
+
+
+def test_hostile_schema_name_is_quoted(tmp_path: Path, pg_uri: str) -> None:
+    schema = 'odd "schema"; DROP TABLE x; --'
+    assert load(names_release(tmp_path, "r", 10, "x"), pg_uri, "--schema", schema) == 0
+    assert query(pg_uri, 'SELECT count(*) FROM "odd ""schema""; DROP TABLE x; --".concepts') == [(10,)]
