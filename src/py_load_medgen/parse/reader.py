@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import BinaryIO
 
 from py_load_medgen.errors import InputError
 
@@ -22,6 +23,7 @@ except ImportError:  # pragma: no cover
     _INFLATE = zlib
 
 READ_SIZE = 1 << 20
+MAX_OUTPUT = 8 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -60,37 +62,34 @@ def read_chunks(path: Path, on_read: Callable[[int], None] | None = None) -> Ite
 
 
 def _inflate(
-    name: str, fh: object, first: bytes, on_read: Callable[[int], None] | None
+    name: str, fh: BinaryIO, first: bytes, on_read: Callable[[int], None] | None
 ) -> Iterator[bytes]:
-    read = fh.read  # type: ignore[attr-defined]
+    errors: tuple[type[Exception], ...] = (zlib.error, OSError, ValueError, _INFLATE.error)
     pending = first
     while pending:
         inflater = _INFLATE.decompressobj(31)
         try:
             while True:
-                out = inflater.decompress(pending)
+                # Capping the output bounds memory: a megabyte of gzip can inflate to a gigabyte.
+                out = inflater.decompress(pending, MAX_OUTPUT)
+                pending = inflater.unconsumed_tail
                 if out:
                     yield out
                 if inflater.eof:
                     # A gzip file may hold several members back to back.
                     pending = inflater.unused_data
                     if not pending:
-                        pending = read(READ_SIZE)
-                        if on_read and pending:
-                            on_read(len(pending))
+                        pending = _read(fh, on_read)
                     break
-                pending = read(READ_SIZE)
                 if not pending:
-                    raise InputError(
-                        "truncated gzip: the data ends before the end of the compressed stream",
-                        file=name,
-                        hint="the file is incomplete; download it again",
-                    )
-                if on_read:
-                    on_read(len(pending))
-        except (zlib.error, OSError, ValueError) as exc:
-            if isinstance(exc, InputError):
-                raise
+                    pending = _read(fh, on_read)
+                    if not pending:
+                        raise InputError(
+                            "truncated gzip: the data ends before the end of the compressed stream",
+                            file=name,
+                            hint="the file is incomplete; download it again",
+                        )
+        except errors as exc:
             raise InputError(
                 f"corrupt gzip data ({exc})", file=name, hint="download the file again"
             ) from None
@@ -98,3 +97,10 @@ def _inflate(
             if pending.strip(b"\x00"):
                 raise InputError("trailing garbage after the gzip data", file=name)
             return
+
+
+def _read(fh: BinaryIO, on_read: Callable[[int], None] | None) -> bytes:
+    data = fh.read(READ_SIZE)
+    if on_read and data:
+        on_read(len(data))
+    return data

@@ -182,6 +182,7 @@ class EncodedFile:
             self._check_line_length(tail)
             yield block
         if tail:
+            self._check_line_length(tail[tail.rfind(b"\n") + 1 :])
             if not tail.endswith(b"\n"):
                 tail += b"\n"
             yield tail
