@@ -8,7 +8,12 @@ CI run can never pass without having reached the database.
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +57,76 @@ def _docker_dsn() -> Iterator[str] | None:
     return gen()
 
 
+def _server_binaries() -> Path | None:
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return candidates[0].parent if candidates else None
+
+
+def _local_cluster() -> Iterator[str] | None:
+    """A throwaway cluster on a free port, when PostgreSQL's server binaries are installed."""
+    bindir = _server_binaries()
+    if bindir is None:
+        return None
+
+    def gen() -> Iterator[str]:
+        datadir = Path(tempfile.mkdtemp(prefix="medgen-pg-"))
+        prefix: list[str] = []
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # initdb refuses to run as root: run the cluster as the postgres account.
+            import pwd
+
+            account = pwd.getpwnam("postgres")
+            os.chown(datadir, account.pw_uid, account.pw_gid)
+            prefix = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        run = functools.partial(subprocess.run, check=True, capture_output=True)
+        run(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ]
+        )
+        options = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # The server must not inherit our pipes, or waiting for pg_ctl would never end.
+        log = str(datadir / "server.log")
+        run(
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(datadir),
+                "-l",
+                log,
+                "-o",
+                options,
+                "-w",
+                "start",
+            ]
+        )
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run(
+                [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
+                capture_output=True,
+            )
+            shutil.rmtree(datadir, ignore_errors=True)
+
+    return gen()
+
+
 @pytest.fixture(scope="session")
 def pg_admin_dsn() -> Iterator[str]:
     """A DSN with the right to create databases."""
@@ -63,7 +138,14 @@ def pg_admin_dsn() -> Iterator[str]:
     if container is not None:
         yield from container
         return
-    reason = "no PostgreSQL: set MEDGEN_TEST_DSN or provide a Docker engine for testcontainers"
+    cluster = _local_cluster()
+    if cluster is not None:
+        yield from cluster
+        return
+    reason = (
+        "no PostgreSQL: set MEDGEN_TEST_DSN, provide a Docker engine for testcontainers, "
+        "or install the PostgreSQL server binaries"
+    )
     if os.environ.get("MEDGEN_REQUIRE_DB") == "1":
         pytest.fail(reason + " (MEDGEN_REQUIRE_DB=1)")
     pytest.skip(reason)

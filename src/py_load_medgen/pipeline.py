@@ -222,6 +222,11 @@ def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: s
         load.duration,
         loaded / copy_seconds if copy_seconds else 0,
         load.rows_rejected,
-        extra={"table": file.spec.table, "rows": loaded, "seconds": round(load.duration, 3)},
+        extra={
+            "table": file.spec.table,
+            "rows": loaded,
+            "seconds": round(load.duration, 3),
+            "copy_seconds": round(copy_seconds, 3),
+        },
     )
     return load
