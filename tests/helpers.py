@@ -28,7 +28,9 @@ def read_file_rows(path: Path, spec: FileSpec) -> list[tuple[Any, ...]]:
     if trailing:
         names.pop()
     by_header = {n.lower(): c for c in spec.columns for n in c.header_names()}
-    positions = {by_header[n.lower()].name: i for i, n in enumerate(names) if n.lower() in by_header}
+    positions = {
+        by_header[n.lower()].name: i for i, n in enumerate(names) if n.lower() in by_header
+    }
     rows = []
     for raw in lines[1:]:
         fields = raw.decode().split(delim)
@@ -45,7 +47,9 @@ def read_file_rows(path: Path, spec: FileSpec) -> list[tuple[Any, ...]]:
     return rows
 
 
-def table_rows(uri: str, table: str, columns: Sequence[str], schema: str = "medgen") -> list[tuple[Any, ...]]:
+def table_rows(
+    uri: str, table: str, columns: Sequence[str], schema: str = "medgen"
+) -> list[tuple[Any, ...]]:
     loader = open_loader(uri, schema)
     loader.connect()
     try:

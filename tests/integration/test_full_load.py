@@ -34,8 +34,16 @@ def load(source: Path, uri: str, *extra: str) -> int:
     """Run a load; a directory holding only some files loads just those."""
     if "--files" not in extra and len(list(source.iterdir())) < len(FILES):
         extra = (*extra, "--files", ",".join(p.name for p in sorted(source.iterdir())))
-    return run_cli("load", "--source", str(source), "--db-uri", uri, "--rejects-dir",
-                   str(source.parent / "rejects"), *extra)
+    return run_cli(
+        "load",
+        "--source",
+        str(source),
+        "--db-uri",
+        uri,
+        "--rejects-dir",
+        str(source.parent / "rejects"),
+        *extra,
+    )
 
 
 def test_real_names_load_exactly(real_data: Path, db_uri: str, tmp_path: Path) -> None:
@@ -104,8 +112,12 @@ def test_reordered_and_renamed_header(tmp_path: Path, db_uri: str) -> None:
 def test_malformed_rows_are_quarantined(tmp_path: Path, db_uri: str) -> None:
     release = names_release(
         tmp_path,
-        [b"C0000001|One|GTR|N|\n", b"C0000002|Two|GTR|\n", b"C0000003|Three|GTR|N|extra|\n",
-         b"C0000004|Four|GTR|N|\n"],
+        [
+            b"C0000001|One|GTR|N|\n",
+            b"C0000002|Two|GTR|\n",
+            b"C0000003|Three|GTR|N|extra|\n",
+            b"C0000004|Four|GTR|N|\n",
+        ],
     )
     assert load(release, db_uri) == 0
     assert sorted(r[0] for r in table_rows(db_uri, "concepts", ["cui"])) == ["C0000001", "C0000004"]
@@ -114,12 +126,14 @@ def test_malformed_rows_are_quarantined(tmp_path: Path, db_uri: str) -> None:
     assert "line 3: expected 4 fields, found 3" in text
     assert "line 4: expected 4 fields, found 5" in text
     assert "C0000003|Three|GTR|N|extra|" in text
-    assert query(db_uri, 'SELECT rows_read, rows_loaded, rows_rejected FROM "medgen"."etl_run_files"') == [
-        (4, 2, 2)
-    ]
+    assert query(
+        db_uri, 'SELECT rows_read, rows_loaded, rows_rejected FROM "medgen"."etl_run_files"'
+    ) == [(4, 2, 2)]
 
 
-def test_failed_load_leaves_previous_release(tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_load_leaves_previous_release(
+    tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = names_release(tmp_path, [b"C0000001|One|GTR|N|\n"], "good")
     assert load(good, db_uri) == 0
     bad = names_release(tmp_path, [b"C0000002|Two|GTR|N|\n", b"C0000003|bad|\n"], "bad")
@@ -137,7 +151,9 @@ def test_failed_load_leaves_previous_release(tmp_path: Path, db_uri: str, capsys
 _TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'medgen'"
 
 
-def test_value_errors_name_file_line_and_column(tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_value_errors_name_file_line_and_column(
+    tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     release = tmp_path / "r"
     release.mkdir()
     write_gz(
@@ -161,7 +177,9 @@ def test_unknown_column_is_reported_and_strict_schema_fails(
 ) -> None:
     release = tmp_path / "r"
     release.mkdir()
-    write_gz(release / "NAMES.RRF.gz", b"#CUI|name|source|SUPPRESS|NEWCOL|\nC0000001|One|GTR|N|x|\n")
+    write_gz(
+        release / "NAMES.RRF.gz", b"#CUI|name|source|SUPPRESS|NEWCOL|\nC0000001|One|GTR|N|x|\n"
+    )
     assert load(release, db_uri) == 0
     assert "unknown column(s) NEWCOL" in capsys.readouterr().err
     assert query(db_uri, 'SELECT unknown_columns FROM "medgen"."etl_run_files"') == [("NEWCOL",)]
@@ -171,7 +189,9 @@ def test_unknown_column_is_reported_and_strict_schema_fails(
     assert table_rows(db_uri, "concepts", ["raw_record"]) == [("C0000001|One|GTR|N|x|",)]
 
 
-def test_missing_required_column(tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_required_column(
+    tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     release = tmp_path / "r"
     release.mkdir()
     write_gz(release / "NAMES.RRF.gz", b"#CUI|source|SUPPRESS|\nC0000001|GTR|N|\n")
@@ -191,7 +211,9 @@ def test_rerun_is_idempotent_and_truncate_strategy(small_release: Path, db_uri: 
 
 def test_dry_run_touches_nothing(small_release: Path, db_uri: str) -> None:
     assert load(small_release, db_uri, "--dry-run") == 0
-    assert query(db_uri, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'medgen'") == [(0,)]
+    assert query(
+        db_uri, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'medgen'"
+    ) == [(0,)]
 
 
 def test_subset_touches_only_its_tables(small_release: Path, db_uri: str) -> None:

@@ -23,8 +23,18 @@ def names_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
 
 
 def load(source: Path, uri: str, *extra: str) -> int:
-    return run_cli("load", "--source", str(source), "--db-uri", uri, "--files", "NAMES.RRF.gz",
-                   "--rejects-dir", str(source.parent / "rejects"), *extra)
+    return run_cli(
+        "load",
+        "--source",
+        str(source),
+        "--db-uri",
+        uri,
+        "--files",
+        "NAMES.RRF.gz",
+        "--rejects-dir",
+        str(source.parent / "rejects"),
+        *extra,
+    )
 
 
 def test_swap_is_invisible_to_concurrent_readers(tmp_path: Path, pg_uri: str) -> None:
@@ -71,7 +81,9 @@ def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:
         conn.execute(f"CREATE ROLE {role}".encode())
         conn.execute(f"GRANT USAGE ON SCHEMA medgen TO {role}".encode())
         conn.execute(f"GRANT SELECT ON medgen.concepts TO {role}".encode())
-        conn.execute(b"CREATE VIEW medgen.gtr_names AS SELECT cui, preferred_name FROM medgen.concepts WHERE source = 'GTR'")
+        conn.execute(
+            b"CREATE VIEW medgen.gtr_names AS SELECT cui, preferred_name FROM medgen.concepts WHERE source = 'GTR'"
+        )
         conn.execute(b"CREATE VIEW public.gtr_count AS SELECT count(*) AS n FROM medgen.gtr_names")
         conn.execute(f"GRANT SELECT ON medgen.gtr_names TO {role}".encode())
         conn.execute(b"COMMENT ON VIEW medgen.gtr_names IS 'GTR names'")
@@ -84,7 +96,9 @@ def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:
             f"WHERE grantee = '{role}' ORDER BY table_name",
         )
         assert grants == [("concepts", "SELECT"), ("gtr_names", "SELECT")]
-        assert query(pg_uri, "SELECT obj_description('medgen.gtr_names'::regclass)") == [("GTR names",)]
+        assert query(pg_uri, "SELECT obj_description('medgen.gtr_names'::regclass)") == [
+            ("GTR names",)
+        ]
     finally:
         with psycopg.connect(pg_uri, autocommit=True) as conn:
             conn.execute(b"DROP VIEW public.gtr_count")
@@ -123,11 +137,16 @@ def test_leftovers_of_a_killed_run_are_cleaned_up(tmp_path: Path, pg_uri: str) -
             b"VALUES ('killed', 'full', 'running', now(), 'test')"
         )
     assert load(names_release(tmp_path, "r2", 12, "x"), pg_uri) == 0
-    assert query(pg_uri, "SELECT status, error_message LIKE 'abandoned%' FROM medgen.etl_runs WHERE run_id = 'killed'") == [("failed", True)]
+    assert query(
+        pg_uri,
+        "SELECT status, error_message LIKE 'abandoned%' FROM medgen.etl_runs WHERE run_id = 'killed'",
+    ) == [("failed", True)]
     assert query(pg_uri, "SELECT to_regclass('medgen._staging_relationships') IS NULL") == [(True,)]
 
 
 def test_hostile_schema_name_is_quoted(tmp_path: Path, pg_uri: str) -> None:
     schema = 'odd "schema"; DROP TABLE x; --'
     assert load(names_release(tmp_path, "r", 10, "x"), pg_uri, "--schema", schema) == 0
-    assert query(pg_uri, 'SELECT count(*) FROM "odd ""schema""; DROP TABLE x; --".concepts') == [(10,)]
+    assert query(pg_uri, 'SELECT count(*) FROM "odd ""schema""; DROP TABLE x; --".concepts') == [
+        (10,)
+    ]

@@ -44,7 +44,9 @@ def test_unknown_column_warns(caplog: pytest.LogCaptureFixture) -> None:
     assert layout.unknown == ("extra",)
     assert "unknown column(s) extra" in caplog.text
     with pytest.raises(SchemaDriftError, match="--strict-schema"):
-        parse_header("NAMES.RRF.gz", NAMES, b"#CUI|name|source|SUPPRESS|extra|\n", strict_schema=True)
+        parse_header(
+            "NAMES.RRF.gz", NAMES, b"#CUI|name|source|SUPPRESS|extra|\n", strict_schema=True
+        )
 
 
 @pytest.mark.parametrize(

@@ -81,10 +81,14 @@ def test_nul_byte(tmp_path: Path) -> None:
 
 def test_crlf_file_and_mixed_endings(tmp_path: Path) -> None:
     head = b"HPO_Id\tCUI\tDate\tIsCurrent\r\n"
-    _, out = encode(write(tmp_path, "h.txt", head + b"HP:1\tC1\t12 Jun 2019\t1\r\n", False), HISTORY)
+    _, out = encode(
+        write(tmp_path, "h.txt", head + b"HP:1\tC1\t12 Jun 2019\t1\r\n", False), HISTORY
+    )
     assert out == b"HP:1\tC1\t12 Jun 2019\t1\n"
     with pytest.raises(InputError, match="line 3: line ends with LF alone"):
-        encode(write(tmp_path, "h2.txt", head + b"HP:1\tC1\td\t1\r\nHP:2\tC2\td\t1\n", False), HISTORY)
+        encode(
+            write(tmp_path, "h2.txt", head + b"HP:1\tC1\td\t1\r\nHP:2\tC2\td\t1\n", False), HISTORY
+        )
     with pytest.raises(InputError, match="line 2: line ends with CR LF"):
         encode(write(tmp_path, "n.gz", HEADER + b"C1|a|b|N|\r\n"))
 
@@ -103,8 +107,17 @@ def test_raw_records(tmp_path: Path) -> None:
 
 
 def test_unknown_column_gets_scratch_column(tmp_path: Path) -> None:
-    enc, _ = encode(write(tmp_path, "NAMES.RRF.gz", b"#CUI|name|new|source|SUPPRESS|\nC1|a|z|b|N|\n"))
-    assert enc.copy_columns == ["cui", "preferred_name", "_unknown_3", "source", "suppress", "_trailing"]
+    enc, _ = encode(
+        write(tmp_path, "NAMES.RRF.gz", b"#CUI|name|new|source|SUPPRESS|\nC1|a|z|b|N|\n")
+    )
+    assert enc.copy_columns == [
+        "cui",
+        "preferred_name",
+        "_unknown_3",
+        "source",
+        "suppress",
+        "_trailing",
+    ]
 
 
 def test_value_checks_in_dry_run(tmp_path: Path) -> None:
