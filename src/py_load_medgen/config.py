@@ -63,7 +63,11 @@ def load_config(path: Path | None, commands: dict[str, set[str]]) -> dict[str, A
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
     result: dict[str, Any] = {}
     for command, keys in commands.items():
-        section = {k.replace("-", "_"): v for k, v in data.get(command, {}).items()}
+        table = data.get(command)
+        # "schema" is both a command and a setting: only a TOML table is a command's section.
+        section = (
+            {k.replace("-", "_"): v for k, v in table.items()} if isinstance(table, dict) else {}
+        )
         bad = sorted(set(section) - keys)
         if bad:
             raise ConfigError(f"{path}: [{command}] has unknown setting(s) {', '.join(bad)}")
