@@ -37,6 +37,9 @@ def scrub(text: str) -> str:
 
 @contextlib.contextmanager
 def phase(name: str) -> Iterator[None]:
+    from py_load_medgen import events
+
+    events.emit("phase", phase=name)
     token = PHASE.set(name)
     try:
         yield

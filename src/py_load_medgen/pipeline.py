@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from py_load_medgen import logs
+from py_load_medgen import events, logs
 from py_load_medgen.errors import MedgenError, UsageError
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
@@ -89,6 +89,7 @@ def encode(
         raw_records=options.raw_records,
         validate_values=validate_values,
         rejects=RejectSink(options.rejects_dir / run_id),
+        on_read=events.bytes_reader(file.spec.table),
     )
 
 
@@ -205,6 +206,7 @@ def _full(
 def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: str) -> TableLoad:
     """COPY one file into its staging table, then index and analyze it."""
     started = time.perf_counter()
+    events.emit("file_started", table=file.spec.table, file=file.name, size=file.size)
     with logs.phase("stage"):
         encoded = encode(file, options, run_id)
         loader.create_staging(file.spec, encoded)
@@ -214,6 +216,7 @@ def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: s
         key = loader.finish_staging(file.spec, encoded)
     load = _table_load(file, encoded, started, loaded)
     load.match_key = key
+    events.emit("file_done", table=file.spec.table, rows=loaded, seconds=load.duration)
     log.info(
         "%s -> %s: %d rows in %.2fs (COPY %.0f rows/s), %d rejected",
         file.name,
