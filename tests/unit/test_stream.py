@@ -148,6 +148,8 @@ def test_last_line_without_newline(tmp_path: Path) -> None:
     assert out == b"C1|a|b|N|\n" and enc.stats.rows_read == 1
 
 
-def test_header_only_and_plain_file(tmp_path: Path) -> None:
-    enc, out = encode(write(tmp_path, "NAMES.RRF", HEADER, compress=False))
-    assert out == b"" and enc.stats.rows_read == 0
+def test_header_only_is_refused_and_plain_file_accepted(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="header but no data rows"):
+        encode(write(tmp_path, "NAMES.RRF", HEADER, compress=False))
+    _, out = encode(write(tmp_path, "NAMES2.RRF", HEADER + b"C1|a|b|N|\n", compress=False))
+    assert out == b"C1|a|b|N|\n"

@@ -18,7 +18,7 @@ from psycopg import errors as pgerrors
 from py_load_medgen.errors import DatabaseError, InputError, LockedError
 from py_load_medgen.load import sql
 from py_load_medgen.load.base import Loader
-from py_load_medgen.parse.stream import EncodedFile
+from py_load_medgen.parse.stream import EncodedFile, not_an_integer
 from py_load_medgen.prefetch import prefetch
 from py_load_medgen.redact import redact_text, redact_uri
 from py_load_medgen.release.files import FileSpec
@@ -26,7 +26,7 @@ from py_load_medgen.release.schema import Index
 
 log = logging.getLogger(__name__)
 
-_COPY_CONTEXT = re.compile(r"line (\d+)(?:, column ([^:]+))?")
+_COPY_CONTEXT = re.compile(r'line (\d+)(?:, column ([^:]+)(?:: "(.*)")?)?', re.DOTALL)
 _MAINTENANCE_WORK_MEM = "512MB"
 
 _DEPENDENT_VIEWS = """
@@ -182,6 +182,9 @@ class PostgresLoader(Loader):
                 if target == column:
                     source_column = field_name
         message = exc.diag.message_primary or str(exc)
+        if isinstance(exc, pgerrors.InvalidTextRepresentation | pgerrors.NumericValueOutOfRange):
+            if match and match.group(3) is not None:
+                message = not_an_integer(match.group(3))
         if constraint and constraint.endswith("_shape"):
             message = "value is not a MedGen concept id (C + 7 digits or CN + digits)"
         return InputError(message, file=encoded.name, line=line, column=source_column)

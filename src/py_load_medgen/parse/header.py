@@ -78,6 +78,12 @@ def parse_header(file: str, spec: FileSpec, head: bytes, *, strict_schema: bool 
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError("header is not valid UTF-8", file=file, line=1, offset=exc.start) from None
+    if text.lstrip().startswith("<"):
+        raise InputError(
+            "the file is an HTML page, not a MedGen file (an error page saved by a download?)",
+            file=file,
+            line=1,
+        )
     delimiter = _detect_delimiter(file, text)
     body = text[1:] if text.startswith("#") else text
     trailing = body.endswith(delimiter)

@@ -151,6 +151,15 @@ class EncodedFile:
             self.stats.rows_read += nlines
             if encoded:
                 yield encoded
+        if self.stats.rows_read == 0:
+            # Publishing this would empty a production table: no release ships an empty file.
+            raise InputError(
+                "the file has a header but no data rows; refusing to replace the table with an "
+                "empty one",
+                file=self.name,
+                line=2,
+                hint="the file is probably incomplete; download it again",
+            )
 
     # -- framing ----------------------------------------------------------------------------
 
@@ -328,12 +337,15 @@ def _int_check(
         value = line.split(delim)[index]
         if not _INT_RE.fullmatch(value) or not -limit <= int(value) < limit:
             raise owner._error(
-                f"{value.decode(errors='replace')!r} is not an integer in range for this column",
-                line_no,
-                column=source,
+                not_an_integer(value.decode(errors="replace")), line_no, column=source
             )
 
     return check
+
+
+def not_an_integer(value: str) -> str:
+    """The one wording of a bad integer, whichever layer (parser or database) finds it."""
+    return f"{value!r} is not an integer in range for this column"
 
 
 def _cui_check(
