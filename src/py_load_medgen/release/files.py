@@ -309,7 +309,7 @@ FILES: tuple[FileSpec, ...] = (
             Column("uid", "UID", "MedGen UID (integer)", ColumnType.BIGINT),
             _cui(),
             _text("name", "NAME", "Concept name"),
-            Column("pmid", "PMID", "PubMed id", ColumnType.BIGINT, indexed=True),
+            Column("pmid", "PMID", "PubMed id", ColumnType.BIGINT),
         ),
         scale_rows=48_000_000,
     ),
