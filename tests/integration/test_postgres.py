@@ -87,6 +87,9 @@ def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:
         conn.execute(b"CREATE VIEW public.gtr_count AS SELECT count(*) AS n FROM medgen.gtr_names")
         conn.execute(f"GRANT SELECT ON medgen.gtr_names TO {role}".encode())
         conn.execute(b"COMMENT ON VIEW medgen.gtr_names IS 'GTR names'")
+        conn.execute(
+            b"CREATE INDEX my_lower_name ON medgen.concepts (lower(preferred_name)) WHERE source = 'GTR'"
+        )
     try:
         assert load(names_release(tmp_path, "r2", 150, "name"), pg_uri) == 0
         assert query(pg_uri, "SELECT n FROM public.gtr_count") == [(150,)]

@@ -22,7 +22,7 @@ from py_load_medgen.parse.stream import EncodedFile, not_an_integer
 from py_load_medgen.prefetch import prefetch
 from py_load_medgen.redact import redact_text, redact_uri
 from py_load_medgen.release.files import FileSpec
-from py_load_medgen.release.schema import Index
+from py_load_medgen.release.schema import Index, indexes
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,37 @@ class PostgresLoader(Loader):
         if constraint and constraint.endswith("_shape"):
             message = "value is not a MedGen concept id (C + 7 digits or CN + digits)"
         return InputError(message, file=encoded.name, line=line, column=source_column)
+
+    def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
+        key = super().finish_staging(spec, encoded)
+        self._copy_user_indexes(spec)
+        return key
+
+    def _copy_user_indexes(self, spec: FileSpec) -> None:
+        """Indexes users added to a production table are built on its replacement too.
+
+        They are built here, before the swap, so the swap's exclusive lock stays brief.
+        """
+        if not self.table_exists(spec.table):
+            return
+        ours = {i.name for i in indexes(spec)}
+        rows = self.query(
+            "SELECT c.relname, i.indisunique, "
+            "substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = %s::regclass "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
+            (sql.qname(self.schema, spec.table),),
+        )
+        staging = sql.qname(self.schema, sql.staging_name(spec.table))
+        for name, unique, definition in rows:
+            if name in ours:
+                continue
+            staged = (sql.STAGING_PREFIX + name)[:63]
+            kind = "UNIQUE INDEX" if unique else "INDEX"
+            with self.transaction():
+                self.execute(f"CREATE {kind} {sql.ident(staged)} ON {staging}{definition}")
+            log.info("%s: rebuilt user index %s on the new table", spec.table, name)
 
     def try_unique_index(self, table: str, index: Index) -> bool:
         name = self.staged_index(index)
