@@ -58,11 +58,8 @@ def baseline(directory: Path, uri: str) -> dict[str, float]:
             f"\\copy base.{spec.table} FROM STDIN (FORMAT text, DELIMITER {delimiter}, HEADER true)"
         )
         started = time.perf_counter()
-        subprocess.run(
-            f"{reader} {path} | psql -q -v ON_ERROR_STOP=1 -d '{uri}' -c \"{copy}\"",
-            shell=True,  # noqa: S602 - the baseline IS a shell pipeline
-            check=True,
-        )
+        pipeline = f"{reader} {path} | psql -q -v ON_ERROR_STOP=1 -d '{uri}' -c \"{copy}\""
+        subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True)
         seconds[spec.table] = time.perf_counter() - started
     return seconds
 
@@ -115,10 +112,12 @@ def main() -> None:
     copy_total = sum(v for k, v in copy_seconds.items() if k in base)
     print(f"baseline total (zcat | psql \\copy): {base_total:.2f}s")
     print(
-        f"ours, COPY phase:                   {copy_total:.2f}s  ratio baseline/ours = {base_total / copy_total:.2f} (target >= 1.0)"
+        f"ours, COPY phase:                   {copy_total:.2f}s  "
+        f"ratio baseline/ours = {base_total / copy_total:.2f} (target >= 1.0)"
     )
     print(
-        f"ours, whole load (process):         {ours.seconds:.2f}s  ratio ours/baseline = {ours.seconds / base_total:.2f} (target <= 2.5)"
+        f"ours, whole load (process):         {ours.seconds:.2f}s  "
+        f"ratio ours/baseline = {ours.seconds / base_total:.2f} (target <= 2.5)"
     )
     print(f"ours, peak RSS:                     {ours.peak_rss_mb:.0f} MB (target < 200 MB)")
 

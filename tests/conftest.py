@@ -121,6 +121,7 @@ def _local_cluster() -> Iterator[str] | None:
             subprocess.run(
                 [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
                 capture_output=True,
+                check=False,
             )
             shutil.rmtree(datadir, ignore_errors=True)
 

@@ -5,6 +5,7 @@ Data (summaries, DDL, JSON) goes to stdout; logs, progress and errors go to stde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -109,10 +110,8 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     if db_uri:
         from urllib.parse import urlsplit
 
-        try:
+        with contextlib.suppress(ValueError):
             logs.register_secret(urlsplit(db_uri).password)
-        except ValueError:
-            pass
 
 
 @cli.command()

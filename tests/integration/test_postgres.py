@@ -82,13 +82,15 @@ def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:
         conn.execute(f"GRANT USAGE ON SCHEMA medgen TO {role}".encode())
         conn.execute(f"GRANT SELECT ON medgen.concepts TO {role}".encode())
         conn.execute(
-            b"CREATE VIEW medgen.gtr_names AS SELECT cui, preferred_name FROM medgen.concepts WHERE source = 'GTR'"
+            b"CREATE VIEW medgen.gtr_names AS "
+            b"SELECT cui, preferred_name FROM medgen.concepts WHERE source = 'GTR'"
         )
         conn.execute(b"CREATE VIEW public.gtr_count AS SELECT count(*) AS n FROM medgen.gtr_names")
         conn.execute(f"GRANT SELECT ON medgen.gtr_names TO {role}".encode())
         conn.execute(b"COMMENT ON VIEW medgen.gtr_names IS 'GTR names'")
         conn.execute(
-            b"CREATE INDEX my_lower_name ON medgen.concepts (lower(preferred_name)) WHERE source = 'GTR'"
+            b"CREATE INDEX my_lower_name ON medgen.concepts (lower(preferred_name)) "
+            b"WHERE source = 'GTR'"
         )
     try:
         assert load(names_release(tmp_path, "r2", 150, "name"), pg_uri) == 0
@@ -142,7 +144,8 @@ def test_leftovers_of_a_killed_run_are_cleaned_up(tmp_path: Path, pg_uri: str) -
     assert load(names_release(tmp_path, "r2", 12, "x"), pg_uri) == 0
     assert query(
         pg_uri,
-        "SELECT status, error_message LIKE 'abandoned%' FROM medgen.etl_runs WHERE run_id = 'killed'",
+        "SELECT status, error_message LIKE 'abandoned%' FROM medgen.etl_runs "
+        "WHERE run_id = 'killed'",
     ) == [("failed", True)]
     assert query(pg_uri, "SELECT to_regclass('medgen._staging_relationships') IS NULL") == [(True,)]
 

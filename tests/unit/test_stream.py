@@ -135,7 +135,7 @@ def test_value_checks_in_dry_run(tmp_path: Path) -> None:
 
 
 def test_overlong_line_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import py_load_medgen.parse.stream as stream
+    from py_load_medgen.parse import stream
 
     monkeypatch.setattr(stream, "MAX_LINE_BYTES", 4 << 20)
     data = HEADER + b"C1|" + b"x" * (24 << 20)  # no line feed: memory must stay bounded

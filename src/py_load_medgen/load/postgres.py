@@ -75,8 +75,7 @@ class PostgresLoader(Loader):
     @property
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None:
-            self.require_connected()
-        assert self._conn is not None
+            raise DatabaseError("not connected: call connect() first")
         return self._conn
 
     def describe(self) -> str:
@@ -143,7 +142,8 @@ class PostgresLoader(Loader):
         if not rows:
             return "holder unknown (it may just have finished)"
         pid, app, addr, started = rows[0]
-        return f"pid {pid} ({app}) from {addr or 'local socket'}, connected since {started:%Y-%m-%d %H:%M:%S%z}"
+        since = f"{started:%Y-%m-%d %H:%M:%S%z}"
+        return f"pid {pid} ({app}) from {addr or 'local socket'}, connected since {since}"
 
     def release_lock(self) -> None:
         if self._locked and self._conn is not None and not self._conn.closed:
@@ -172,7 +172,8 @@ class PostgresLoader(Loader):
         line = encoded.file_line(int(match.group(1))) if match else None
         column = match.group(2) if match and match.group(2) else None
         constraint = exc.diag.constraint_name
-        if column is None and constraint and constraint.endswith("_shape"):
+        shape = bool(constraint and constraint.endswith("_shape"))
+        if column is None and constraint and shape:  # a CHECK names no column: its name does
             column = constraint.removeprefix(f"{encoded.spec.table}_").removesuffix("_shape")
         source_column = column
         if column is not None:
@@ -182,10 +183,10 @@ class PostgresLoader(Loader):
                 if target == column:
                     source_column = field_name
         message = exc.diag.message_primary or str(exc)
-        if isinstance(exc, pgerrors.InvalidTextRepresentation | pgerrors.NumericValueOutOfRange):
-            if match and match.group(3) is not None:
-                message = not_an_integer(match.group(3))
-        if constraint and constraint.endswith("_shape"):
+        bad_number = (pgerrors.InvalidTextRepresentation, pgerrors.NumericValueOutOfRange)
+        if isinstance(exc, bad_number) and match and match.group(3) is not None:
+            message = not_an_integer(match.group(3))
+        if shape:
             message = "value is not a MedGen concept id (C + 7 digits or CN + digits)"
         return InputError(message, file=encoded.name, line=line, column=source_column)
 

@@ -50,7 +50,7 @@ def data_dictionary_markdown() -> str:
             f"- Source file: `{'` / `'.join(spec.served_names)}` "
             f"({'TAB' if spec.delimiter == chr(9) else 'pipe'}-delimited as served today; "
             "detected from the header)",
-            f"- Natural key: {', '.join(f'`{k}`' for k in spec.natural_key) or 'none (rows are compared whole)'}",
+            f"- Natural key: {_key_label(spec)}",
             "",
             "| column | type | source column | description |",
             "|---|---|---|---|",
@@ -62,6 +62,11 @@ def data_dictionary_markdown() -> str:
             )
         out.append("")
     return "\n".join(out)
+
+
+def _key_label(spec: FileSpec) -> str:
+    keys = ", ".join(f"`{k}`" for k in spec.natural_key)
+    return keys or "none (rows are compared whole)"
 
 
 def _type_label(column: Column) -> str:

@@ -93,11 +93,12 @@ def main() -> None:
         folder = HERE / case
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
+        content = data
         if case == "corrupt_gzip":
             blob = bytearray(gz(NAMES_HEADER + GOOD * 100))
             blob[-6] ^= 0xFF
-            data = bytes(blob)
-        (folder / name).write_bytes(data)
+            content = bytes(blob)
+        (folder / name).write_bytes(content)
 
 
 if __name__ == "__main__":
