@@ -332,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return int(ExitCode.USAGE)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+        # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through our handler) into Abort.
+        click.echo("interrupted: the run was rolled back", err=True)
         return int(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         click.echo("interrupted: the run was rolled back", err=True)

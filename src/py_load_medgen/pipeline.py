@@ -193,13 +193,17 @@ def _full(
     run.identity = [f.identity() for f in files]
     logs.RELEASE.set(run.release_time.isoformat() if run.release_time else None)
     loader.prepare_staging(specs)
+    events.emit("staging_ready", run_id=run.run_id)
     loads = [stage_file(loader, file, options, run.run_id) for file in files]
-    with logs.phase("publish"), loader.transaction():
-        if options.strategy == "swap":
-            loader.swap([f.spec for f in files])
-        else:
-            loader.replace_contents([f.spec for f in files])
-        loader.record_success(run, loads)
+    with logs.phase("publish"):
+        with loader.transaction():
+            if options.strategy == "swap":
+                loader.swap([f.spec for f in files])
+            else:
+                loader.replace_contents([f.spec for f in files])
+            loader.record_success(run, loads)
+            events.emit("publish_commit", run_id=run.run_id)
+        events.emit("published", run_id=run.run_id)
     return loads
 
 
@@ -213,6 +217,7 @@ def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: s
         loaded = loader.bulk_load(file.spec, encoded)
         copy_seconds = time.perf_counter() - started
     with logs.phase("index"):
+        events.emit("indexing", table=file.spec.table)
         key = loader.finish_staging(file.spec, encoded)
     load = _table_load(file, encoded, started, loaded)
     load.match_key = key

@@ -1,0 +1,161 @@
+"""Crash safety: a load killed at any point leaves exactly the old or the new release.
+
+Each load runs as a real process; PY_LOAD_MEDGEN_FAULT makes it SIGKILL itself at an exact
+point of the run (or pause there so the test can send SIGTERM/SIGINT).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from py_load_medgen.errors import ExitCode
+from tests.helpers import query
+
+FILES = "NAMES.RRF.gz,MGREL.RRF.gz,MGDEF.RRF.gz"
+TABLES = ("concepts", "relationships", "definitions")
+
+
+def _release(root: Path, name: str, seed: int) -> Path:
+    """Three files, the middle one large enough that its COPY spans several reads."""
+    rng = random.Random(seed)
+    out = root / name
+    out.mkdir()
+
+    def word() -> str:
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 12)))
+
+    names = [f"C{i:07d}|{word()} {word()}|GTR|N|\n" for i in range(120_000)]
+    rels = [
+        f"C{rng.randrange(10**7):07d}|A{rng.randrange(10**8)}|SCUI|RO|C{rng.randrange(10**7):07d}|"
+        f"A{rng.randrange(10**8)}|{word()}|R{i:09d}|MSH|MSH|N|\n"
+        for i in range(150_000)
+    ]
+    defs = [f"C{i:07d}|{word()}\r{word()} {word()}|{word()}|N|\n" for i in range(60_000)]
+    for file, header, rows in (
+        ("NAMES.RRF.gz", "#CUI|name|source|SUPPRESS|\n", names),
+        ("MGREL.RRF.gz", "#CUI1|AUI1|STYPE1|REL|CUI2|AUI2|RELA|RUI|SAB|SL|SUPPRESS|\n", rels),
+        ("MGDEF.RRF.gz", "#CUI|DEF|source|SUPPRESS|\n", defs),
+    ):
+        (out / file).write_bytes(gzip.compress((header + "".join(rows)).encode(), compresslevel=1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("crash")
+    return _release(root, "r1", 1), _release(root, "r2", 2)
+
+
+def _load(
+    source: Path, uri: str, fault: str | None = None, marker: Path | None = None
+) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PY_LOAD_MEDGEN_FAULT")}
+    if fault:
+        env["PY_LOAD_MEDGEN_FAULT"] = fault
+    if marker:
+        env["PY_LOAD_MEDGEN_FAULT_FILE"] = str(marker)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "py_load_medgen.cli",
+            "load",
+            "--source",
+            str(source),
+            "--files",
+            FILES,
+            "--db-uri",
+            uri,
+            "--rejects-dir",
+            str(source.parent / "rejects"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _fingerprints(uri: str) -> tuple[tuple[int, str], ...]:
+    return tuple(
+        query(
+            uri,
+            f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM medgen.{t} t",
+        )[0]
+        for t in TABLES
+    )
+
+
+KILL_POINTS = [
+    "staging_ready",
+    "bytes_read@concepts:2",
+    "bytes_read@relationships:3",
+    "bytes_read@definitions:2",
+    "indexing@relationships",
+    "indexing@definitions",
+    "publish_commit",
+    "published",
+]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_sigkill_leaves_old_or_new_release(
+    point: str, releases: tuple[Path, Path], pg_uri: str
+) -> None:
+    r1, r2 = releases
+    assert _load(r1, pg_uri).wait() == 0
+    before = _fingerprints(pg_uri)
+    proc = _load(r2, pg_uri, fault=f"KILL:{point}")
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    after_kill = _fingerprints(pg_uri)
+    rerun = _load(r2, pg_uri)
+    out, err = rerun.communicate()
+    assert rerun.returncode == 0, err
+    new = _fingerprints(pg_uri)
+    assert after_kill in (before, new)  # every table old, or every table new: never a mix
+    assert after_kill == (new if point == "published" else before)
+    statuses = [
+        s for (s,) in query(pg_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
+    ]
+    expected_killed = "succeeded" if point == "published" else "failed"
+    assert statuses == ["succeeded", expected_killed, "succeeded"]
+    leftovers = query(
+        pg_uri, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_staging\\_%'"
+    )
+    assert leftovers == [(0,)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_roll_back(
+    sig: signal.Signals, releases: tuple[Path, Path], pg_uri: str, tmp_path: Path
+) -> None:
+    r1, r2 = releases
+    assert _load(r1, pg_uri).wait() == 0
+    before = _fingerprints(pg_uri)
+    marker = tmp_path / "paused"
+    proc = _load(r2, pg_uri, fault="PAUSE:indexing@relationships", marker=marker)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "rolled back" in err
+    assert _fingerprints(pg_uri) == before
+    rows = query(pg_uri, "SELECT status, error_message FROM medgen.etl_runs ORDER BY started_at")
+    assert rows[-1][0] == "failed" and "interrupted" in rows[-1][1]
+    leftovers = query(
+        pg_uri, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_staging\\_%'"
+    )
+    assert leftovers == [(0,)]
