@@ -153,6 +153,12 @@ def _with_run(loader: Loader, run: RunRecord, body: Callable[[], list[TableLoad]
     try:
         loader.ensure_metadata()
         loader.mark_abandoned_runs(run.run_id)
+        for table in emptied_tables(loader):
+            log.warning(
+                "table %s is empty although run metadata says it was loaded: PostgreSQL resets "
+                "unlogged tables after a server crash; a full load restores it",
+                table,
+            )
         loader.record_start(run)
         try:
             loads = body()
@@ -164,15 +170,49 @@ def _with_run(loader: Loader, run: RunRecord, body: Callable[[], list[TableLoad]
                 message = "interrupted (SIGINT/SIGTERM); rolled back"
             _record_failure(loader, run, logs.scrub(message))
             raise
-        log.info(
-            "run %s succeeded: %d tables, %d rows",
-            run.run_id,
-            len(loads),
-            sum(t.rows_loaded for t in loads),
-        )
+        _log_summary(run, loads)
         return RunResult(run, loads)
     finally:
         loader.release_lock()
+
+
+def _log_summary(run: RunRecord, loads: Sequence[TableLoad]) -> None:
+    """The one line that says what a run did, with the same totals as structured fields."""
+    seconds = ((run.finished_at or datetime.now(UTC)) - run.started_at).total_seconds()
+    totals = {
+        "tables": len(loads),
+        "rows": sum(t.rows_loaded for t in loads),
+        "rejected": sum(t.rows_rejected for t in loads),
+    }
+    changes = {
+        name: sum(getattr(t, name) or 0 for t in loads)
+        for name in ("inserted", "updated", "deleted")
+        if any(getattr(t, name) is not None for t in loads)
+    }
+    detail = ", ".join(f"{v:,} {k}" for k, v in {**totals, **changes}.items())
+    log.info(
+        "run %s succeeded in %.1fs (%s load): %s",
+        run.run_id,
+        seconds,
+        run.mode,
+        detail,
+        extra={"seconds": round(seconds, 3), "mode": run.mode, **totals, **changes},
+    )
+
+
+def emptied_tables(loader: Loader) -> list[str]:
+    """Tables the metadata says hold rows but that are empty (unlogged, after a crash)."""
+    from py_load_medgen.load.sql import qname
+
+    def empty(table: str) -> bool:
+        # LIMIT 1 rather than count(*): the answer must not cost a scan of 48 M rows.
+        return not loader.query(f"SELECT 1 FROM {qname(loader.schema, table)} LIMIT 1")
+
+    return [
+        table
+        for table, record in loader.loaded_state().items()
+        if (record.get("rows_loaded") or 0) > 0 and loader.table_exists(table) and empty(table)
+    ]
 
 
 def _record_failure(loader: Loader, run: RunRecord, message: str) -> None:
@@ -232,9 +272,12 @@ def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: s
         load.rows_rejected,
         extra={
             "table": file.spec.table,
+            "file": file.name,
             "rows": loaded,
+            "rejected": load.rows_rejected,
             "seconds": round(load.duration, 3),
             "copy_seconds": round(copy_seconds, 3),
+            "rows_per_second": round(loaded / copy_seconds) if copy_seconds else None,
         },
     )
     return load

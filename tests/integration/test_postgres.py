@@ -156,3 +156,16 @@ def test_hostile_schema_name_is_quoted(tmp_path: Path, pg_uri: str) -> None:
     assert query(pg_uri, 'SELECT count(*) FROM "odd ""schema""; DROP TABLE x; --".concepts') == [
         (10,)
     ]
+
+
+def test_emptied_unlogged_table_is_reported(
+    tmp_path: Path, pg_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert load(names_release(tmp_path, "r", 10, "x"), pg_uri) == 0
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute(b"TRUNCATE medgen.concepts")  # what crash recovery does to unlogged tables
+    capsys.readouterr()
+    assert load(names_release(tmp_path, "r2", 10, "x"), pg_uri) == 0
+    assert "table concepts is empty although run metadata says it was loaded" in (
+        capsys.readouterr().err
+    )
