@@ -1,7 +1,8 @@
 """Full load into PostgreSQL against the `zcat FILE | psql -c "\\copy ..."` baseline.
 
 Generates (and caches) a release at --scale, then in one run:
-  1. the baseline: every file piped by zcat into psql's \\copy, into UNLOGGED all-text tables
+  1. the baseline: every file piped by zcat into psql's \\copy (CSV mode with a quote byte that
+     never occurs, so the bytes go in unchanged), into UNLOGGED all-text tables
      (MGDEF is left out of the ratios: its bare CRs cannot be COPY'd without rewriting, which
      is exactly the work the baseline does not do);
   2. py-load-medgen's full load of the same files, as a separate process (wall time, peak RSS).
@@ -54,8 +55,11 @@ def baseline(directory: Path, uri: str) -> dict[str, float]:
         path = served(directory, spec)
         reader = "zcat" if path.name.endswith(".gz") else "cat"
         delimiter = "E'\\t'" if spec.delimiter == "\t" else "'|'"
+        # CSV with a quote byte that never occurs: the raw bytes go in unchanged, backslashes
+        # included (text format would take them for escapes).
         copy = (
-            f"\\copy base.{spec.table} FROM STDIN (FORMAT text, DELIMITER {delimiter}, HEADER true)"
+            f"\\copy base.{spec.table} FROM STDIN "
+            f"(FORMAT csv, DELIMITER {delimiter}, QUOTE E'\\x01', HEADER true)"
         )
         started = time.perf_counter()
         pipeline = f"{reader} {path} | psql -q -v ON_ERROR_STOP=1 -d '{uri}' -c \"{copy}\""

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover
     _INFLATE = zlib
 
 READ_SIZE = 1 << 20
-MAX_OUTPUT = 8 << 20
+MAX_OUTPUT = 2 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
