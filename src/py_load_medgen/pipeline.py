@@ -217,7 +217,7 @@ def emptied_tables(loader: Loader) -> list[str]:
 
 def _record_failure(loader: Loader, run: RunRecord, message: str) -> None:
     try:
-        loader.drop_staging(FILES)
+        loader.cleanup()
         loader.record_failure(run, message)
     except Exception:  # the original error matters more than a failure to record it
         log.exception("could not record the failure of run %s", run.run_id)
@@ -237,10 +237,7 @@ def _full(
     loads = [stage_file(loader, file, options, run.run_id) for file in files]
     with logs.phase("publish"):
         with loader.transaction():
-            if options.strategy == "swap":
-                loader.swap([f.spec for f in files])
-            else:
-                loader.replace_contents([f.spec for f in files])
+            loader.apply_changes([f.spec for f in files], strategy=options.strategy)
             loader.record_success(run, loads)
             events.emit("publish_commit", run_id=run.run_id)
         events.emit("published", run_id=run.run_id)

@@ -247,6 +247,23 @@ class Loader(ABC):
         User views and grants on the replaced tables are carried over.
         """
 
+    def apply_changes(self, specs: Sequence[FileSpec], *, strategy: str = "swap") -> None:
+        """Inside the caller's transaction: publish the staged tables of a full load.
+
+        ``swap`` replaces each production table by its staging table; ``truncate`` refills
+        the production tables in place.
+        """
+        if strategy == "swap":
+            self.swap(specs)
+        else:
+            self.replace_contents(specs)
+
+    def cleanup(self) -> None:
+        """Remove every staging table, whichever run left it."""
+        from py_load_medgen.release.files import FILES
+
+        self.drop_staging(FILES)
+
     def replace_contents(self, specs: Sequence[FileSpec]) -> None:
         """Inside the caller's transaction: empty each production table and refill it."""
         for spec in specs:
