@@ -209,18 +209,19 @@ class Loader(ABC):
             with self.transaction():
                 self.execute(sql.drop_columns(self.schema, table, encoded.scratch_columns))
         key: tuple[str, ...] | None = None
-        for index in indexes(spec):
-            if index.unique:
-                if self.try_unique_index(table, index):
-                    key = index.columns
+        for wanted in indexes(spec):
+            index = wanted
+            if wanted.unique:
+                if self.try_unique_index(table, wanted):
+                    key = wanted.columns
                     continue
                 log.warning(
                     "%s: natural key (%s) is not unique in this release; indexed without "
                     "uniqueness, delta loads will compare whole rows",
                     spec.table,
-                    ", ".join(index.columns),
+                    ", ".join(wanted.columns),
                 )
-                index = Index(index.table, index.columns, unique=False)
+                index = Index(wanted.table, wanted.columns, unique=False)
             with self.transaction():
                 self.execute(
                     sql.create_index(self.schema, table, index, name=self.staged_index(index))
