@@ -19,7 +19,8 @@ stage "CI/CD files: zizmor, check-jsonschema, hadolint"
 zizmor --offline --min-severity low .github/workflows
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
-check-jsonschema --builtin-schema vendor.codecov codecov.yml
+check-jsonschema --schemafile .ci/schemas/codecov.json codecov.yml
+check-jsonschema --builtin-schema custom.github-workflows-require-timeout .github/workflows/*.yml
 hadolint Dockerfile
 
 stage "wheel: build, install into a fresh virtual environment, run"
