@@ -242,9 +242,17 @@ def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(runner_summary(result), indent=2, default=str))
         return
-    verb = "validated (dry run)" if result.dry_run else run.status
+    verb = "dry run (nothing applied)" if result.dry_run else run.status
     click.echo(f"run {run.run_id} {verb}: {run.mode} load, release {run.release_time or 'unknown'}")
     width = max((len(t.table) for t in result.loads), default=5)
+    if run.mode == "delta":
+        heads = ("rows", "inserted", "updated", "deleted", "unchanged")
+        click.echo(f"{'table':<{width}}  " + "  ".join(f"{h:>11}" for h in heads) + "  note")
+        for t in result.loads:
+            values = (t.rows_loaded, t.inserted, t.updated, t.deleted, t.unchanged)
+            cells = "  ".join(f"{v or 0:>11,}" for v in values)
+            click.echo(f"{t.table:<{width}}  {cells}  {'unchanged file' if t.skipped else ''}")
+        return
     click.echo(f"{'table':<{width}}  {'rows':>12}  {'rejected':>8}  {'seconds':>8}")
     for t in result.loads:
         click.echo(

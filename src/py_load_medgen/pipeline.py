@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from py_load_medgen import events, logs
-from py_load_medgen.errors import MedgenError, UsageError
+from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
 from py_load_medgen.release.files import FILES, FileSpec, spec_for_file
@@ -244,7 +245,14 @@ def _full(
     return loads
 
 
-def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: str) -> TableLoad:
+def stage_file(
+    loader: Loader,
+    file: SourceFile,
+    options: LoadOptions,
+    run_id: str,
+    *,
+    full_indexes: bool = True,
+) -> TableLoad:
     """COPY one file into its staging table, then index and analyze it."""
     started = time.perf_counter()
     events.emit("file_started", table=file.spec.table, file=file.name, size=file.size)
@@ -255,7 +263,10 @@ def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: s
         copy_seconds = time.perf_counter() - started
     with logs.phase("index"):
         events.emit("indexing", table=file.spec.table)
-        key = loader.finish_staging(file.spec, encoded)
+        if full_indexes:
+            key = loader.finish_staging(file.spec, encoded)
+        else:
+            key = loader.finish_delta_staging(file.spec, encoded)
     load = _table_load(file, encoded, started, loaded)
     load.match_key = key
     events.emit("file_done", table=file.spec.table, rows=loaded, seconds=load.duration)
@@ -278,3 +289,130 @@ def stage_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: s
         },
     )
     return load
+
+
+def run_delta(source: Source, loader: Loader, options: LoadOptions) -> RunResult:
+    """Apply exactly what changed since the loaded release, all tables in one transaction.
+
+    With ``dry_run`` the changes are counted (staging and comparison run as for a real load)
+    and nothing is applied or recorded.
+    """
+    specs = select_specs(options.files)
+    state = loader.loaded_state()
+    if not state:
+        raise NotLoadedError(
+            f"no release is loaded in schema {options.schema!r} of {loader.describe()}",
+            hint="run a full load first: py-load-medgen load --mode full",
+        )
+    run = RunRecord(new_run_id(), "delta", None, __version__, source.describe())
+    if options.dry_run:
+        logs.RUN_ID.set(run.run_id)
+        loader.acquire_lock(run.run_id)
+        try:
+            loads = _delta(source, loader, options, run, specs, state)
+        finally:
+            loader.release_lock()
+        run.status = "dry-run"
+        return RunResult(run, loads, dry_run=True)
+    return _with_run(loader, run, lambda: _delta(source, loader, options, run, specs, state))
+
+
+def _delta(
+    source: Source,
+    loader: Loader,
+    options: LoadOptions,
+    run: RunRecord,
+    specs: list[FileSpec],
+    state: dict[str, dict[str, Any]],
+) -> list[TableLoad]:
+    emptied = emptied_tables(loader)
+    if emptied:
+        raise NotLoadedError(
+            f"table(s) {', '.join(emptied)} are empty although loaded (a server crash resets "
+            "unlogged tables); a delta cannot repair them",
+            hint="run a full load: py-load-medgen load --mode full",
+        )
+    with logs.phase("fetch"):
+        files = source.fetch(specs)
+    run.release_time = release_time(files)
+    run.tables = tuple(f.spec.table for f in files)
+    run.identity = [f.identity() for f in files]
+    logs.RELEASE.set(run.release_time.isoformat() if run.release_time else None)
+    loader.prepare_staging(specs)
+    loads: list[TableLoad] = []
+    plans: list[tuple[FileSpec, tuple[str, ...] | None, bool]] = []
+    try:
+        for file in files:
+            previous = state.get(file.spec.table)
+            exists = loader.table_exists(file.spec.table)
+            if exists and previous is not None and previous.get("sha256") == file.sha256:
+                loads.append(_unchanged(file, previous))
+                log.info("%s: identical to the loaded file; skipped", file.name)
+                continue
+            load = stage_file(loader, file, options, run.run_id, full_indexes=not exists)
+            if not exists:
+                # A table new to this schema is published whole, as a full load would.
+                load.inserted, load.updated, load.deleted, load.unchanged = (
+                    load.rows_loaded,
+                    0,
+                    0,
+                    0,
+                )
+                plans.append((file.spec, load.match_key, True))
+            else:
+                key = load.match_key
+                recorded = (previous or {}).get("match_key")
+                if key and recorded != ",".join(key):
+                    key = None  # production never proved this key unique: compare whole rows
+                with logs.phase("compare"):
+                    counts = loader.count_changes(file.spec, key, load.rows_loaded)
+                load.match_key = key
+                load.inserted, load.updated = counts["inserted"], counts["updated"]
+                load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
+                plans.append((file.spec, key, False))
+                log.info(
+                    "%s: %d inserted, %d updated, %d deleted, %d unchanged (matched on %s)",
+                    file.spec.table,
+                    load.inserted,
+                    load.updated,
+                    load.deleted,
+                    load.unchanged,
+                    ", ".join(key) if key else "whole rows",
+                    extra={"table": file.spec.table, **counts},
+                )
+            loads.append(load)
+        if options.dry_run:
+            return loads
+        with logs.phase("apply"):
+            with loader.transaction():
+                for spec, key, new in plans:
+                    events.emit("delta_apply", table=spec.table)
+                    if new:
+                        loader.swap([spec])
+                    else:
+                        loader.apply_delta(spec, key)
+                loader.record_success(run, loads)
+                events.emit("publish_commit", run_id=run.run_id)
+            events.emit("published", run_id=run.run_id)
+        return loads
+    finally:
+        for spec, key, new in plans:
+            if not new:
+                loader.discard_delta(spec, key)
+        if options.dry_run:
+            loader.cleanup()
+
+
+def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:
+    rows = int(previous.get("rows_loaded") or 0)
+    return TableLoad(
+        table=file.spec.table,
+        file=file,
+        rows_loaded=rows,
+        inserted=0,
+        updated=0,
+        deleted=0,
+        unchanged=rows,
+        match_key=tuple(previous["match_key"].split(",")) if previous.get("match_key") else None,
+        skipped=True,
+    )

@@ -39,7 +39,7 @@ def load(
     announce_default_db: bool = False,
 ) -> RunResult:
     source = open_source(source_location, download_dir)
-    if options.dry_run:
+    if options.dry_run and options.mode == "full":
         return pipeline.validate_only(source, options)
     loader = open_loader(db_uri, options.schema)
     if announce_default_db:
@@ -47,7 +47,7 @@ def load(
     loader.connect()
     try:
         if options.mode == "delta":
-            return pipeline.run_delta(source, loader, options)  # type: ignore[attr-defined,no-any-return]
+            return pipeline.run_delta(source, loader, options)
         return pipeline.run_full(source, loader, options)
     finally:
         loader.close()

@@ -248,6 +248,58 @@ class Loader(ABC):
         User views and grants on the replaced tables are carried over.
         """
 
+    # -- delta loads ------------------------------------------------------------------------
+
+    def finish_delta_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
+        """Like finish_staging, minus the secondary indexes a comparison does not use."""
+        table = sql.staging_name(spec.table)
+        if encoded.scratch_columns:
+            with self.transaction():
+                self.execute(sql.drop_columns(self.schema, table, encoded.scratch_columns))
+        key = None
+        for index in indexes(spec):
+            if index.unique and self.try_unique_index(table, index):
+                key = index.columns
+        self.analyze(table)
+        return key
+
+    def change_sql(self, spec: FileSpec, key: tuple[str, ...] | None) -> sql.ChangeSql:
+        if key:
+            return sql.keyed_changes(self.schema, spec, key)
+        return sql.multiset_changes(self.schema, spec)
+
+    def count_changes(
+        self, spec: FileSpec, key: tuple[str, ...] | None, staged_rows: int
+    ) -> dict[str, int]:
+        """Inserted, updated, deleted and unchanged rows between production and staging."""
+        statements = self.change_sql(spec, key)
+        with self.transaction():
+            for statement in statements.prepare:
+                self.execute(statement)
+        inserted = int(self.query(statements.count_inserted)[0][0])
+        deleted = int(self.query(statements.count_deleted)[0][0])
+        updated = int(self.query(statements.count_updated)[0][0]) if statements.count_updated else 0
+        return {
+            "inserted": inserted,
+            "updated": updated,
+            "deleted": deleted,
+            "unchanged": staged_rows - inserted - updated,
+        }
+
+    def apply_delta(self, spec: FileSpec, key: tuple[str, ...] | None) -> None:
+        """Inside the caller's transaction: apply one table's changes and drop its staging."""
+        for statement in self.change_sql(spec, key).apply:
+            self.execute(statement)
+        self.execute(f"DROP TABLE {sql.qname(self.schema, sql.staging_name(spec.table))}")
+
+    def discard_delta(self, spec: FileSpec, key: tuple[str, ...] | None) -> None:
+        with self.transaction():
+            for statement in self.change_sql(spec, key).cleanup:
+                self.execute(statement)
+            self.execute(
+                f"DROP TABLE IF EXISTS {sql.qname(self.schema, sql.staging_name(spec.table))}"
+            )
+
     def apply_changes(self, specs: Sequence[FileSpec], *, strategy: str = "swap") -> None:
         """Inside the caller's transaction: publish the staged tables of a full load.
 

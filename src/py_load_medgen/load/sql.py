@@ -170,3 +170,97 @@ def insert(schema: str, table: str, columns: Sequence[str], placeholder: str = "
     cols = ", ".join(ident(c) for c in columns)
     marks = ", ".join(placeholder for _ in columns)
     return f"INSERT INTO {qname(schema, table)} ({cols}) VALUES ({marks})"
+
+
+# -- change capture (delta loads) ---------------------------------------------------------------
+#
+# Keyed tables are matched on a natural key proven unique in both releases; the other tables
+# are compared as multisets of whole rows. Required columns are never NULL (COPY text has no
+# NULL token here), so they compare with `=`, which both databases can hash; optional columns
+# use IS NOT DISTINCT FROM.
+
+
+def _match(spec: FileSpec, left: str, right: str, columns: Sequence[str]) -> str:
+    parts = []
+    for name in columns:
+        op = "=" if spec.column(name).required else "IS NOT DISTINCT FROM"
+        parts.append(f"{left}.{ident(name)} {op} {right}.{ident(name)}")
+    return " AND ".join(parts) or "TRUE"
+
+
+def _differs(left: str, right: str, columns: Sequence[str]) -> str:
+    return (
+        " OR ".join(f"{left}.{ident(c)} IS DISTINCT FROM {right}.{ident(c)}" for c in columns)
+        or "FALSE"
+    )
+
+
+@dataclass(frozen=True)
+class ChangeSql:
+    """The statements that count and apply one table's changes."""
+
+    count_inserted: str
+    count_deleted: str
+    count_updated: str | None
+    prepare: tuple[str, ...]
+    apply: tuple[str, ...]
+    cleanup: tuple[str, ...]
+
+
+def keyed_changes(schema: str, spec: FileSpec, key: Sequence[str]) -> ChangeSql:
+    prod, stage = qname(schema, spec.table), qname(schema, staging_name(spec.table))
+    values = [c for c in spec.column_names if c not in key]
+    cols = ", ".join(ident(c) for c in spec.column_names)
+    on_key = _match(spec, "p", "s", key)
+    missing_in_stage = f"NOT EXISTS (SELECT 1 FROM {stage} s WHERE {on_key})"
+    missing_in_prod = f"NOT EXISTS (SELECT 1 FROM {prod} p WHERE {on_key})"
+    differs = _differs("s", "p", values)
+    sets = ", ".join(f"{ident(c)} = s.{ident(c)}" for c in values)
+    apply = [f"DELETE FROM {prod} p WHERE {missing_in_stage}"]
+    if values:
+        apply.append(f"UPDATE {prod} p SET {sets} FROM {stage} s WHERE {on_key} AND ({differs})")
+    apply.append(
+        f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage} s WHERE {missing_in_prod}"
+    )
+    return ChangeSql(
+        count_inserted=f"SELECT count(*) FROM {stage} s WHERE {missing_in_prod}",
+        count_deleted=f"SELECT count(*) FROM {prod} p WHERE {missing_in_stage}",
+        count_updated=(
+            f"SELECT count(*) FROM {stage} s JOIN {prod} p ON {on_key} WHERE {differs}"
+            if values
+            else None
+        ),
+        prepare=(),
+        apply=tuple(apply),
+        cleanup=(),
+    )
+
+
+def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
+    """Whole-row comparison that counts duplicates: each distinct row whose number of copies
+    shrank has all its copies replaced by the new release's; rows that gained copies get the
+    extra ones."""
+    prod, stage = qname(schema, spec.table), qname(schema, staging_name(spec.table))
+    cols = ", ".join(ident(c) for c in spec.column_names)
+    gone, added = ident(f"_delta_gone_{spec.table}"), ident(f"_delta_added_{spec.table}")
+    shrunk = ident(f"_delta_shrunk_{spec.table}")
+    match = _match(spec, "d", "t", spec.column_names)
+    return ChangeSql(
+        count_inserted=f"SELECT count(*) FROM {added}",
+        count_deleted=f"SELECT count(*) FROM {gone}",
+        count_updated=None,
+        prepare=(
+            f"CREATE TEMP TABLE {gone} AS SELECT {cols} FROM {prod} EXCEPT ALL "
+            f"SELECT {cols} FROM {stage}",
+            f"CREATE TEMP TABLE {added} AS SELECT {cols} FROM {stage} EXCEPT ALL "
+            f"SELECT {cols} FROM {prod}",
+            f"CREATE TEMP TABLE {shrunk} AS SELECT DISTINCT {cols} FROM {gone}",
+        ),
+        apply=(
+            f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {shrunk} d WHERE {match})",
+            f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage} t "
+            f"WHERE EXISTS (SELECT 1 FROM {shrunk} d WHERE {match})",
+            f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {added}",
+        ),
+        cleanup=tuple(f"DROP TABLE IF EXISTS {t}" for t in (gone, added, shrunk)),
+    )

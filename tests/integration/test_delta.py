@@ -1,0 +1,203 @@
+"""Delta loads: full(R1) then delta(R2) equals full(R2), table by table, with exact counts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from py_load_medgen.errors import ExitCode
+from py_load_medgen.generate import derive_release, generate_release
+from py_load_medgen.release.files import FILES, spec_for_table
+from tests.helpers import query, read_file_rows, run_cli, table_rows
+
+
+def load(source: Path, uri: str, *extra: str) -> int:
+    return run_cli(
+        "load",
+        "--source",
+        str(source),
+        "--db-uri",
+        uri,
+        "--rejects-dir",
+        str(source.parent / "rejects"),
+        *extra,
+    )
+
+
+def served(directory: Path, table: str) -> Path:
+    spec = spec_for_table(table)
+    return next(p for p in directory.iterdir() if p.name.lower() == spec.name.lower())
+
+
+def assert_mirrors(uri: str, directory: Path, tables: list[str]) -> None:
+    for table in tables:
+        spec = spec_for_table(table)
+        expected = Counter(read_file_rows(served(directory, table), spec))
+        assert Counter(table_rows(uri, table, spec.column_names)) == expected, table
+
+
+def run_counts(uri: str) -> dict[str, tuple[Any, ...]]:
+    rows = query(
+        uri,
+        "SELECT f.table_name, f.rows_inserted, f.rows_updated, f.rows_deleted, f.rows_unchanged, "
+        "f.skipped FROM medgen.etl_run_files f JOIN medgen.etl_runs r USING (run_id) "
+        "WHERE r.mode = 'delta' AND r.status = 'succeeded' AND r.started_at = "
+        "(SELECT max(started_at) FROM medgen.etl_runs WHERE mode = 'delta')",
+    )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+@pytest.fixture(scope="module")
+def two_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("delta")
+    r1, r2 = root / "r1", root / "r2"
+    generate_release(r1, scale=0.0005, seed=11)
+    counts = derive_release(
+        r1, r2, churn=0.05, seed=5, reorder_columns=("concepts", "definitions", "pubmed_links")
+    )
+    return r1, r2, counts
+
+
+def test_full_then_delta_equals_full(
+    two_releases: tuple[Path, Path, dict[str, Any]], db_uri: str
+) -> None:
+    r1, r2, expected = two_releases
+    assert load(r1, db_uri) == 0
+    assert load(r2, db_uri, "--mode", "delta") == 0
+    tables = [s.table for s in FILES]
+    assert_mirrors(db_uri, r2, tables)
+    counts = run_counts(db_uri)
+    for table, want in expected.items():
+        got = counts[table]
+        assert got[:4] == (
+            want["inserted"],
+            want["updated"],
+            want["deleted"],
+            want["unchanged"],
+        ), table
+    churned = [t for t, c in expected.items() if c["inserted"] or c["deleted"] or c["updated"]]
+    assert len(churned) >= 10
+
+
+def test_delta_of_the_loaded_release_changes_nothing(
+    two_releases: tuple[Path, Path, dict[str, Any]], db_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r1, _, _ = two_releases
+    assert load(r1, db_uri) == 0
+    capsys.readouterr()
+    assert load(r1, db_uri, "--mode", "delta", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert all(t["skipped"] for t in summary["tables"])
+    assert sum(t["inserted"] + t["updated"] + t["deleted"] for t in summary["tables"]) == 0
+    assert_mirrors(db_uri, r1, ["concepts", "pubmed_links"])
+
+
+def test_dry_run_counts_without_applying(
+    two_releases: tuple[Path, Path, dict[str, Any]], db_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r1, r2, expected = two_releases
+    assert load(r1, db_uri) == 0
+    capsys.readouterr()
+    assert load(r2, db_uri, "--mode", "delta", "--dry-run", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    by_table = {t["table"]: t for t in summary["tables"]}
+    assert by_table["concepts"]["deleted"] == expected["concepts"]["deleted"]
+    assert by_table["relationships"]["updated"] == expected["relationships"]["updated"]
+    assert_mirrors(db_uri, r1, ["concepts", "relationships", "definitions"])
+    assert query(db_uri, "SELECT count(*) FROM medgen.etl_runs") == [(1,)]
+    assert load(r2, db_uri, "--mode", "delta", "--dry-run") == 0
+    assert "dry run (nothing applied)" in capsys.readouterr().out
+
+
+def test_delta_needs_a_loaded_release(
+    tmp_path: Path, db_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = tmp_path / "r"
+    generate_release(release, scale=0.0002, seed=1, files=["concepts"])
+    assert (
+        load(release, db_uri, "--mode", "delta", "--files", "NAMES.RRF.gz") == ExitCode.NOT_LOADED
+    )
+    assert "run a full load first" in capsys.readouterr().err
+
+
+def test_failed_delta_rolls_back(tmp_path: Path, db_uri: str) -> None:
+    r1 = tmp_path / "r1"
+    generate_release(r1, scale=0.0002, seed=1, files=["concepts", "relationships"])
+    subset = ("--files", "NAMES.RRF.gz,MGREL.RRF.gz")
+    assert load(r1, db_uri, *subset) == 0
+    r2 = tmp_path / "r2"
+    derive_release(r1, r2, churn=0.1, seed=2)
+    with (r2 / "NAMES.RRF.gz").open("ab") as fh:
+        fh.write(b"broken")  # trailing garbage after the gzip stream: the whole file is bad
+    assert load(r2, db_uri, "--mode", "delta", *subset) == ExitCode.BAD_INPUT
+    assert_mirrors(db_uri, r1, ["concepts", "relationships"])
+    statuses = query(db_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
+    assert statuses == [("succeeded",), ("failed",)]
+
+
+def _keyed_counts(old: Path, new: Path, table: str, key: str) -> tuple[int, int, int, int]:
+    spec = spec_for_table(table)
+    index = spec.column_names.index(key)
+    before = {r[index]: r for r in read_file_rows(old, spec)}
+    after = {r[index]: r for r in read_file_rows(new, spec)}
+    inserted = len(after.keys() - before.keys())
+    deleted = len(before.keys() - after.keys())
+    updated = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
+    return inserted, updated, deleted, len(after) - inserted - updated
+
+
+def test_genuine_consecutive_builds(real_data: Path, db_uri: str, tmp_path: Path) -> None:
+    builds = [real_data / "releases" / b for b in ("2021-08-11", "2021-08-18", "2022-05-11")]
+    local = []
+    for build in builds:
+        copy = tmp_path / build.name
+        shutil.copytree(build, copy)
+        local.append(copy)
+    assert load(local[0], db_uri, "--files", "NAMES.RRF.gz,MGREL.RRF.gz") == 0
+    for old, new in zip(local, local[1:], strict=False):
+        assert load(new, db_uri, "--mode", "delta", "--files", "NAMES.RRF.gz,MGREL.RRF.gz") == 0
+        assert_mirrors(db_uri, new, ["concepts", "relationships"])
+        counts = run_counts(db_uri)
+        names = _keyed_counts(old / "NAMES.RRF.gz", new / "NAMES.RRF.gz", "concepts", "cui")
+        rels = _keyed_counts(old / "MGREL.RRF.gz", new / "MGREL.RRF.gz", "relationships", "rui")
+        assert counts["concepts"][:4] == names
+        assert counts["relationships"][:4] == rels
+        if new.name == "2021-08-18":
+            assert names == (10, 8, 1, 204_572 + 1)  # 19 of 204,591 rows changed
+
+
+def test_views_grants_and_indexes_survive_delta(
+    two_releases: tuple[Path, Path, dict[str, Any]], pg_uri: str
+) -> None:
+    import psycopg
+
+    r1, r2, _ = two_releases
+    assert load(r1, pg_uri) == 0
+    role = "medgen_delta_" + pg_uri.rsplit("_", 1)[-1]
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role}".encode())
+        conn.execute(f"GRANT SELECT ON medgen.concepts TO {role}".encode())
+        conn.execute(b"CREATE VIEW medgen.v AS SELECT cui FROM medgen.concepts")
+        conn.execute(b"CREATE INDEX mine ON medgen.concepts (lower(preferred_name))")
+    try:
+        assert load(r2, pg_uri, "--mode", "delta") == 0
+        n = query(pg_uri, "SELECT count(*) FROM medgen.v")[0][0]
+        assert n == len(read_file_rows(served(r2, "concepts"), spec_for_table("concepts")))
+        assert query(
+            pg_uri, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('mine', 'concepts_pkey')"
+        ) == [(2,)]
+        grants = query(
+            pg_uri,
+            f"SELECT privilege_type FROM information_schema.role_table_grants WHERE grantee = '{role}'",
+        )
+        assert grants == [("SELECT",)]
+    finally:
+        with psycopg.connect(pg_uri, autocommit=True) as conn:
+            conn.execute(b"DROP VIEW medgen.v")
+            conn.execute(f"REVOKE ALL ON medgen.concepts FROM {role}".encode())
+            conn.execute(f"DROP ROLE {role}".encode())
