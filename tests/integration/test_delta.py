@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections import Counter
@@ -159,7 +160,7 @@ def test_genuine_consecutive_builds(real_data: Path, db_uri: str, tmp_path: Path
         shutil.copytree(build, copy)
         local.append(copy)
     assert load(local[0], db_uri, "--files", "NAMES.RRF.gz,MGREL.RRF.gz") == 0
-    for old, new in zip(local, local[1:], strict=False):
+    for old, new in itertools.pairwise(local):
         assert load(new, db_uri, "--mode", "delta", "--files", "NAMES.RRF.gz,MGREL.RRF.gz") == 0
         assert_mirrors(db_uri, new, ["concepts", "relationships"])
         counts = run_counts(db_uri)
