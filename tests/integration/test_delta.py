@@ -194,7 +194,8 @@ def test_views_grants_and_indexes_survive_delta(
         ) == [(2,)]
         grants = query(
             pg_uri,
-            f"SELECT privilege_type FROM information_schema.role_table_grants WHERE grantee = '{role}'",
+            "SELECT privilege_type FROM information_schema.role_table_grants "
+            f"WHERE grantee = '{role}'",
         )
         assert grants == [("SELECT",)]
     finally:
