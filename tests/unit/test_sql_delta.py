@@ -25,23 +25,25 @@ def test_keyed_changes_match_on_the_key_and_compare_the_rest() -> None:
     assert changes.prepare == () and changes.cleanup == ()
 
 
-def test_multiset_changes_use_except_all_and_replace_shrunk_rows() -> None:
+def test_multiset_changes_aggregate_both_releases_once() -> None:
     spec = spec_for_table("pubmed_links")
     changes = sql.multiset_changes("m", spec)
     cols = '"uid", "cui", "name", "pmid"'
-    assert changes.prepare[0] == (
-        f'CREATE TEMP TABLE "_delta_gone_pubmed_links" AS SELECT {cols} FROM "m"."pubmed_links" '
-        f'EXCEPT ALL SELECT {cols} FROM "m"."_staging_pubmed_links"'
+    assert changes.prepare == (
+        f'CREATE TEMP TABLE "_delta_diff_pubmed_links" AS SELECT {cols}, sum(side) AS n FROM ('
+        f'SELECT {cols}, 1 AS side FROM "m"."pubmed_links" UNION ALL '
+        f'SELECT {cols}, -1 AS side FROM "m"."_staging_pubmed_links") u '
+        f"GROUP BY {cols} HAVING sum(side) <> 0",
     )
     assert changes.count_updated is None
-    delete, reinsert, insert = changes.apply
+    assert changes.count_deleted.endswith("WHERE n > 0")
+    delete, insert = changes.apply
     assert delete.startswith('DELETE FROM "m"."pubmed_links" t WHERE EXISTS')
     assert 'd."pmid" = t."pmid"' in delete
-    assert reinsert.startswith(
+    assert insert.startswith(
         f'INSERT INTO "m"."pubmed_links" ({cols}) SELECT {cols} FROM "m"."_staging'
     )
-    assert insert.endswith('FROM "_delta_added_pubmed_links"')
-    assert len(changes.cleanup) == 3
+    assert changes.cleanup == ('DROP TABLE IF EXISTS "_delta_diff_pubmed_links"',)
 
 
 def test_optional_columns_compare_null_safely() -> None:

@@ -276,6 +276,8 @@ class Loader(ABC):
         with self.transaction():
             for statement in statements.prepare:
                 self.execute(statement)
+        for table in statements.temp_tables:
+            self.analyze_temp(table)
         inserted = int(self.query(statements.count_inserted)[0][0])
         deleted = int(self.query(statements.count_deleted)[0][0])
         updated = int(self.query(statements.count_updated)[0][0]) if statements.count_updated else 0
@@ -285,6 +287,9 @@ class Loader(ABC):
             "deleted": deleted,
             "unchanged": staged_rows - inserted - updated,
         }
+
+    def analyze_temp(self, table: str) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Gather statistics on a session-local table, where the backend needs them."""
 
     def apply_delta(self, spec: FileSpec, key: tuple[str, ...] | None) -> None:
         """Inside the caller's transaction: apply one table's changes and drop its staging."""

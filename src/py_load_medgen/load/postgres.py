@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _COPY_CONTEXT = re.compile(r'line (\d+)(?:, column ([^:]+)(?:: "(.*)")?)?', re.DOTALL)
 _MAINTENANCE_WORK_MEM = "512MB"
+_WORK_MEM = "256MB"  # delta comparisons hash whole tables; the default 4MB spills to disk
 
 _DEPENDENT_VIEWS = """
 WITH RECURSIVE deps(oid, depth) AS (
@@ -92,6 +93,7 @@ class PostgresLoader(Loader):
                 hint="check --db-uri (or MEDGEN_DB_URI) and that the server is running",
             ) from None
         self.execute(f"SET maintenance_work_mem = {sql.literal(_MAINTENANCE_WORK_MEM)}")
+        self.execute(f"SET work_mem = {sql.literal(_WORK_MEM)}")
 
     def close(self) -> None:
         if self._conn is not None:
@@ -236,6 +238,11 @@ class PostgresLoader(Loader):
 
     def analyze(self, table: str) -> None:
         self.execute(f"ANALYZE {sql.qname(self.schema, table)}")
+
+    def analyze_temp(self, table: str) -> None:
+        # Autovacuum never analyzes temporary tables; without statistics the planner
+        # guesses a nested loop for the delete of changed rows.
+        self.execute(f"ANALYZE {sql.ident(table)}")
 
     # -- swap -------------------------------------------------------------------------------
 

@@ -205,6 +205,8 @@ class ChangeSql:
     prepare: tuple[str, ...]
     apply: tuple[str, ...]
     cleanup: tuple[str, ...]
+    temp_tables: tuple[str, ...] = ()
+    """Tables ``prepare`` creates: the planner needs their statistics before ``apply``."""
 
 
 def keyed_changes(schema: str, spec: FileSpec, key: Sequence[str]) -> ChangeSql:
@@ -237,30 +239,31 @@ def keyed_changes(schema: str, spec: FileSpec, key: Sequence[str]) -> ChangeSql:
 
 
 def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
-    """Whole-row comparison that counts duplicates: each distinct row whose number of copies
-    shrank has all its copies replaced by the new release's; rows that gained copies get the
-    extra ones."""
+    """Whole-row comparison that counts duplicates, in one aggregate over both releases.
+
+    ``n`` is a distinct row's copies in production minus its copies in the new release; for
+    every row with ``n <> 0`` all production copies are replaced by the new release's copies,
+    which is exact whatever the multiplicities.
+    """
     prod, stage = qname(schema, spec.table), qname(schema, staging_name(spec.table))
     cols = ", ".join(ident(c) for c in spec.column_names)
-    gone, added = ident(f"_delta_gone_{spec.table}"), ident(f"_delta_added_{spec.table}")
-    shrunk = ident(f"_delta_shrunk_{spec.table}")
+    diff = ident(f"_delta_diff_{spec.table}")
     match = _match(spec, "d", "t", spec.column_names)
     return ChangeSql(
-        count_inserted=f"SELECT count(*) FROM {added}",
-        count_deleted=f"SELECT count(*) FROM {gone}",
+        count_inserted=f"SELECT coalesce(sum(-n), 0) FROM {diff} WHERE n < 0",
+        count_deleted=f"SELECT coalesce(sum(n), 0) FROM {diff} WHERE n > 0",
         count_updated=None,
         prepare=(
-            f"CREATE TEMP TABLE {gone} AS SELECT {cols} FROM {prod} EXCEPT ALL "
-            f"SELECT {cols} FROM {stage}",
-            f"CREATE TEMP TABLE {added} AS SELECT {cols} FROM {stage} EXCEPT ALL "
-            f"SELECT {cols} FROM {prod}",
-            f"CREATE TEMP TABLE {shrunk} AS SELECT DISTINCT {cols} FROM {gone}",
+            f"CREATE TEMP TABLE {diff} AS SELECT {cols}, sum(side) AS n FROM ("
+            f"SELECT {cols}, 1 AS side FROM {prod} UNION ALL "
+            f"SELECT {cols}, -1 AS side FROM {stage}) u "
+            f"GROUP BY {cols} HAVING sum(side) <> 0",
         ),
         apply=(
-            f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {shrunk} d WHERE {match})",
+            f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {diff} d WHERE {match})",
             f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage} t "
-            f"WHERE EXISTS (SELECT 1 FROM {shrunk} d WHERE {match})",
-            f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {added}",
+            f"WHERE EXISTS (SELECT 1 FROM {diff} d WHERE {match})",
         ),
-        cleanup=tuple(f"DROP TABLE IF EXISTS {t}" for t in (gone, added, shrunk)),
+        cleanup=(f"DROP TABLE IF EXISTS {diff}",),
+        temp_tables=(f"_delta_diff_{spec.table}",),
     )
