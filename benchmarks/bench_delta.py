@@ -16,7 +16,6 @@ from pathlib import Path
 
 from benchmarks.common import CACHE, DEFAULT_DSN, release, run_measured, scratch_database, tool
 
-
 DELTA = ("--mode", "delta")
 
 
@@ -75,10 +74,12 @@ def main() -> None:
     print(f"{args.db}, scale {args.scale:g}")
     print(f"full load of R1:            {full:7.2f}s")
     print(
-        f"delta R1 -> R2 (~1 % churn): {delta:7.2f}s  ratio to full = {delta / full:.2f} (target <= 1.0)"
+        f"delta R1 -> R2 (~1 % churn): {delta:7.2f}s  "
+        f"ratio to full = {delta / full:.2f} (target <= 1.0)"
     )
     print(
-        f"delta R2 -> R2 (unchanged):  {same:7.2f}s  ratio to full = {same / full:.2f} (target < 0.10)"
+        f"delta R2 -> R2 (unchanged):  {same:7.2f}s  "
+        f"ratio to full = {same / full:.2f} (target < 0.10)"
     )
 
 
