@@ -89,7 +89,11 @@ def r1_uri(loaded_template: str, pg_admin_dsn: str) -> Iterator[str]:
 
 
 def _load(
-    source: Path, uri: str, fault: str | None = None, marker: Path | None = None
+    source: Path,
+    uri: str,
+    fault: str | None = None,
+    marker: Path | None = None,
+    mode: str = "full",
 ) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PY_LOAD_MEDGEN_FAULT")}
     if fault:
@@ -102,6 +106,8 @@ def _load(
             "-m",
             "py_load_medgen.cli",
             "load",
+            "--mode",
+            mode,
             "--source",
             str(source),
             "--files",
@@ -192,3 +198,20 @@ def test_sigterm_and_ctrl_c_roll_back(
         pg_uri, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_staging\\_%'"
     )
     assert leftovers == [(0,)]
+
+
+def test_sigkill_in_the_middle_of_a_delta_apply(releases: tuple[Path, Path], r1_uri: str) -> None:
+    r2 = releases[1]
+    before = _fingerprints(r1_uri)
+    proc = _load(r2, r1_uri, fault="KILL:delta_apply@relationships", mode="delta")
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert _fingerprints(r1_uri) == before
+    rerun = _load(r2, r1_uri, mode="delta")
+    _, err = rerun.communicate()
+    assert rerun.returncode == 0, err
+    assert _fingerprints(r1_uri) != before
+    statuses = [
+        s for (s,) in query(r1_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
+    ]
+    assert statuses == ["succeeded", "failed", "succeeded"]
