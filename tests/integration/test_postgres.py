@@ -169,3 +169,30 @@ def test_emptied_unlogged_table_is_reported(
     assert "table concepts is empty although run metadata says it was loaded" in (
         capsys.readouterr().err
     )
+
+
+def test_full_and_delta_as_a_role_owning_only_the_schema(tmp_path: Path, pg_uri: str) -> None:
+    """The documented minimal grants: CONNECT and TEMPORARY on the database (PUBLIC has both
+    by default) and ownership of the target schema; no superuser, no CREATE on the database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    role = "medgen_owner_" + pg_uri.rsplit("_", 1)[-1]
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE".encode())
+        conn.execute(f"CREATE SCHEMA medgen AUTHORIZATION {role}".encode())
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}, PUBLIC".encode())
+    parts = urlsplit(pg_uri)
+    as_role = urlunsplit(
+        (parts.scheme, f"{role}@{parts.hostname}:{parts.port}", parts.path, "", "")
+    )
+    try:
+        assert load(names_release(tmp_path, "r1", 50, "x"), as_role) == 0
+        assert load(names_release(tmp_path, "r2", 60, "y"), as_role, "--mode", "delta") == 0
+        assert query(pg_uri, "SELECT count(*) FROM medgen.concepts") == [(60,)]
+        assert query(pg_uri, "SELECT tableowner FROM pg_tables WHERE tablename = 'concepts'") == [
+            (role,)
+        ]
+    finally:
+        with psycopg.connect(pg_uri, autocommit=True) as conn:
+            conn.execute(b"DROP SCHEMA medgen CASCADE")
+            conn.execute(f"DROP ROLE {role}".encode())

@@ -170,8 +170,20 @@ class Loader(ABC):
                 )
 
     def ensure_schema(self) -> None:
+        # Asking first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the whole database even
+        # when the schema exists, and a role that only owns its schema lacks it.
+        if self.schema_exists():
+            return
         with self.transaction():
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {sql.ident(self.schema)}")
+
+    def schema_exists(self) -> bool:
+        found = self.query(
+            "SELECT count(*) FROM information_schema.schemata "
+            f"WHERE schema_name = {self.placeholder}",
+            (self.schema,),
+        )
+        return bool(found[0][0])
 
     def create_staging(self, spec: FileSpec, encoded: EncodedFile) -> str:
         """Create the (unlogged) staging table for one file; returns its name."""
@@ -338,8 +350,8 @@ class Loader(ABC):
     # -- metadata ---------------------------------------------------------------------------
 
     def ensure_metadata(self) -> None:
+        self.ensure_schema()
         with self.transaction():
-            self.execute(f"CREATE SCHEMA IF NOT EXISTS {sql.ident(self.schema)}")
             for statement in sql.metadata_ddl(self.dialect, self.schema):
                 self.execute(statement)
 

@@ -58,6 +58,24 @@ WHERE c.oid = %s::regclass AND a.grantee <> c.relowner
 """
 
 
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """The server's refusals become DatabaseError (exit code 4) with a secret-free message.
+
+    Integrity errors pass through: callers use them to learn that a key is not unique.
+    """
+    try:
+        yield
+    except pgerrors.IntegrityError:
+        raise
+    except psycopg.Error as exc:
+        message = redact_text(exc.diag.message_primary or str(exc)).strip()
+        hint = None
+        if isinstance(exc, pgerrors.InsufficientPrivilege):
+            hint = "the role needs CONNECT and TEMPORARY on the database and to own the schema"
+        raise DatabaseError(f"database error: {message}", hint=hint) from None
+
+
 def lock_key(schema: str) -> int:
     """A stable 64-bit advisory lock key for one schema."""
     digest = hashlib.blake2b(f"py-load-medgen:{schema}".encode(), digest_size=8).digest()
@@ -104,10 +122,12 @@ class PostgresLoader(Loader):
                 self._conn = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.conn.execute(statement.encode(), params or None)
+        with _database_errors():
+            self.conn.execute(statement.encode(), params or None)
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.conn.execute(statement.encode(), params or None).fetchall()
+        with _database_errors():
+            return self.conn.execute(statement.encode(), params or None).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
