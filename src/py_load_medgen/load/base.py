@@ -183,7 +183,7 @@ class Loader(ABC):
             f"WHERE schema_name = {self.placeholder}",
             (self.schema,),
         )
-        return bool(found[0][0])
+        return bool(found and found[0][0])
 
     def create_staging(self, spec: FileSpec, encoded: EncodedFile) -> str:
         """Create the (unlogged) staging table for one file; returns its name."""
