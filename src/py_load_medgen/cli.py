@@ -41,6 +41,17 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
     return value
 
 
+def _remember_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    # Kept in the context rather than passed as an argument, so every command has the option
+    # without each signature naming it; only commands that show progress read it.
+    ctx.meta["medgen_quiet"] = bool(value)
+    return value
+
+
+def _quiet() -> bool:
+    return bool(click.get_current_context().meta.get("medgen_quiet", False))
+
+
 def common_options(func: F) -> F:
     """Options every command shares: config file and logging."""
     options = [
@@ -68,6 +79,15 @@ def common_options(func: F) -> F:
             show_default=True,
             envvar=_env("log-format"),
             help="Logs as readable text or one JSON object per line (stderr).",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            envvar=_env("quiet"),
+            expose_value=False,
+            callback=_remember_quiet,
+            help="No progress bars or progress lines (logs still follow --log-level).",
         ),
     ]
     for option in reversed(options):
@@ -213,7 +233,7 @@ def load(
       py-load-medgen load --mode delta --source https://ftp.ncbi.nlm.nih.gov/pub/medgen/
       py-load-medgen load --source ./medgen --files NAMES.RRF.gz,MGREL.RRF.gz --dry-run
     """
-    from py_load_medgen import runner
+    from py_load_medgen import progress, runner
 
     _setup(log_level, log_format, db_uri)
     options = LoadOptions(
@@ -227,13 +247,14 @@ def load(
         strict_schema=strict_schema,
         rejects_dir=Path(rejects_dir),
     )
-    result = runner.load(
-        source or runner.DEFAULT_SOURCE,
-        db_uri or config.default_db_uri(),
-        options,
-        download_dir=Path(download_dir) if download_dir else None,
-        announce_default_db=db_uri is None,
-    )
+    with progress.display(quiet=_quiet(), log_format=log_format):
+        result = runner.load(
+            source or runner.DEFAULT_SOURCE,
+            db_uri or config.default_db_uri(),
+            options,
+            download_dir=Path(download_dir) if download_dir else None,
+            announce_default_db=db_uri is None,
+        )
     _print_result(result, as_json)
 
 
@@ -301,10 +322,16 @@ def generate(
 
 @cli.command(name="schema")
 @click.option("--dictionary", is_flag=True, help="Print the data dictionary (Markdown) instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the data dictionary as JSON.")
 @db_options
 @common_options
 def schema_cmd(
-    dictionary: bool, db_uri: str | None, schema: str, log_level: str, log_format: str
+    dictionary: bool,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Print the DDL of the MedGen tables, or the data dictionary.
 
@@ -312,11 +339,222 @@ def schema_cmd(
     Examples:
       py-load-medgen schema --db-uri postgresql://localhost/medgen
       py-load-medgen schema --dictionary > data-dictionary.md
+      py-load-medgen schema --json | jq '.[].table'
     """
     from py_load_medgen import runner
 
     _setup(log_level, log_format)
+    if as_json:
+        from py_load_medgen.report import dictionary_json
+
+        _echo_json(dictionary_json())
+        return
     click.echo(runner.schema_text(db_uri or config.default_db_uri(), schema, dictionary))
+
+
+# -- operator commands: what is loaded, what ran, is it intact, is there news -------------------
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _db(db_uri: str | None) -> str:
+    return db_uri or config.default_db_uri()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@db_options
+@common_options
+def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_format: str) -> None:
+    """Show the release loaded now: when, by which run, and the rows of every table.
+
+    Row counts are counted in the database, not copied from the metadata. Exits with 7 when
+    nothing is loaded.
+
+    \b
+    Examples:
+      py-load-medgen status --db-uri postgresql://me@localhost/medgen
+      py-load-medgen status --json | jq -r .release_time
+    """
+    from py_load_medgen import report
+
+    _setup(log_level, log_format, db_uri)
+    with report.connected(_db(db_uri), schema) as loader:
+        result = report.status(loader)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        click.echo(result.render())
+
+
+@cli.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    envvar=_env("limit"),
+    help="Newest runs to show.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(["succeeded", "failed", "running"]),
+    default=None,
+    help="Only runs with this status.",
+)
+@click.option("--run", default=None, help="One run's details, table by table (a run id).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@db_options
+@common_options
+def history(
+    limit: int,
+    status: str | None,
+    run: str | None,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """List past runs: mode, status, duration and the rows each inserted, updated and deleted.
+
+    Newest first. Full loads replace tables, so they show rows loaded and no change counts.
+    Exits with 7 when no run was ever recorded in the database.
+
+    \b
+    Examples:
+      py-load-medgen history --db-uri postgresql://me@localhost/medgen
+      py-load-medgen history --status failed --limit 5
+      py-load-medgen history --run 20260105T031200Z-1a2b3c4d --json
+    """
+    from py_load_medgen import report
+
+    _setup(log_level, log_format, db_uri)
+    with report.connected(_db(db_uri), schema) as loader:
+        runs = report.history(loader, limit=limit, status=status, run_id=run)
+    if as_json:
+        _echo_json([r.to_json() for r in runs])
+    else:
+        click.echo(report.render_history(runs))
+
+
+@cli.command()
+@click.option(
+    "--source",
+    default=None,
+    envvar=_env("source"),
+    help="Also count the rows of the release's files here (directory or URL) and compare.",
+)
+@click.option(
+    "--files",
+    default="",
+    envvar=_env("files"),
+    help="Comma-separated file or table names to verify (default: every loaded table).",
+)
+@click.option(
+    "--download-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar=_env("download-dir"),
+    help="Cache for downloaded files [default: the user cache dir].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@db_options
+@common_options
+def verify(
+    source: str | None,
+    files: str,
+    download_dir: str | None,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Recount every loaded table and compare with the run metadata and, with --source, the files.
+
+    Exits with 8 when a table differs, 7 when nothing is loaded. With --source each file is
+    parsed exactly as a load parses it, so its count is the number of rows a load would leave.
+
+    \b
+    Examples:
+      py-load-medgen verify --db-uri postgresql://me@localhost/medgen
+      py-load-medgen verify --source ./medgen --files NAMES.RRF.gz --json
+      py-load-medgen verify --source https://ftp.ncbi.nlm.nih.gov/pub/medgen/ || alert
+    """
+    from py_load_medgen import progress, report, runner
+    from py_load_medgen import verify as verifying
+    from py_load_medgen.errors import VerifyMismatchError
+    from py_load_medgen.pipeline import select_specs
+
+    _setup(log_level, log_format, db_uri)
+    names = [f.strip() for f in files.split(",") if f.strip()]
+    specs = select_specs(names) if names else []
+    with report.connected(_db(db_uri), schema) as loader:
+        origin = (
+            runner.open_source(source, Path(download_dir) if download_dir else None)
+            if source
+            else None
+        )
+        with progress.display(quiet=_quiet() or origin is None, log_format=log_format):
+            result = verifying.verify(loader, origin, specs)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        click.echo(result.render())
+    if not result.ok:
+        bad = ", ".join(t.table for t in result.mismatches)
+        raise VerifyMismatchError(
+            f"{len(result.mismatches)} table(s) differ: {bad}",
+            hint="reload them with a full load: py-load-medgen load --files TABLE,...",
+        )
+
+
+@cli.command(name="check-update")
+@click.option(
+    "--source",
+    default=None,
+    envvar=_env("source"),
+    help="Directory or URL of the release to look at "
+    "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@db_options
+@common_options
+def check_update(
+    source: str | None,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Tell whether the server has a newer release than the one loaded; download nothing.
+
+    Exits with 10 when a newer release is available, 0 when the database is up to date, 7
+    when nothing is loaded: made for cron.
+
+    \b
+    Examples:
+      py-load-medgen check-update --db-uri postgresql://me@localhost/medgen
+      py-load-medgen check-update --json | jq -r .listed_release
+      py-load-medgen check-update; [ $? -eq 10 ] && py-load-medgen load --mode delta
+    """
+    from py_load_medgen import checkupdate, report, runner
+
+    _setup(log_level, log_format, db_uri)
+    location = source or runner.DEFAULT_SOURCE
+    with report.connected(_db(db_uri), schema) as loader:
+        listing = checkupdate.list_source(location)
+        result = checkupdate.check(loader, location, listing)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        click.echo(result.render())
+    if result.update_available:
+        raise click.exceptions.Exit(int(ExitCode.UPDATE_AVAILABLE))
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -328,7 +566,11 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        cli.main(args=argv, prog_name="py-load-medgen", standalone_mode=False)
+        # Without standalone mode click returns, rather than raises, the code of a
+        # click.exceptions.Exit: how a command exits non-zero without an error (check-update).
+        code = cli.main(args=argv, prog_name="py-load-medgen", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            return code
     except MedgenError as exc:
         click.echo(f"error: {logs.scrub(exc.message)}", err=True)
         if exc.hint:

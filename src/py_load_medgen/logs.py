@@ -81,12 +81,36 @@ class TextFormatter(logging.Formatter):
         return scrub(line)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    A live progress display swaps ``sys.stderr`` for a proxy that prints above its bars (and
+    test harnesses swap it for a capture); a handler holding the original stream would write
+    through both.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    # Each command starts outside any run: a run id left by an earlier command in the same
+    # process (tests, embedding applications) must not stamp this command's records.
+    for var in (RUN_ID, RELEASE, PHASE):
+        var.set(None)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_medgen", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler._medgen = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_ContextFilter())

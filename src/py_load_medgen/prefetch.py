@@ -6,6 +6,7 @@ on the socket, which on a two-core machine is the difference between one busy co
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -46,7 +47,12 @@ def prefetch(items: Iterable[T], depth: int = 3) -> Iterator[T]:
                 except queue.Full:
                     continue
 
-    worker = threading.Thread(target=produce, name="py-load-medgen-parse", daemon=True)
+    # The worker runs in a copy of the caller's context, so its log lines and progress events
+    # carry the run id, release and phase like the main thread's.
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=context.run, args=(produce,), name="py-load-medgen-parse", daemon=True
+    )
     worker.start()
     try:
         while True:

@@ -11,43 +11,23 @@ from py_load_medgen.errors import ExitCode, UsageError
 from py_load_medgen.load import registry
 from tests.helpers import run_cli
 
-TINY_BACKEND = '''
-"""A third-party backend: the smallest Loader there is."""
-
-from contextlib import nullcontext
-
-from py_load_medgen.load import sql
-from py_load_medgen.load.base import Loader
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
-class TinyLoader(Loader):
-    schemes = ("tiny",)
-    dialect = sql.DUCKDB
-
-    def connect(self): pass
-    def close(self): pass
-    def describe(self): return "the tiny backend"
-    def execute(self, statement, params=()): pass
-    def query(self, statement, params=()): return []
-    def transaction(self): return nullcontext()
-    def acquire_lock(self, run_id): pass
-    def release_lock(self): pass
-    def table_exists(self, table): return False
-    def bulk_load(self, spec, encoded): return 0
-    def try_unique_index(self, table, index): return True
-    def analyze(self, table): pass
-    def swap(self, specs): pass
-
-
-def not_a_loader(uri, schema):
-    return object()
-'''
+def documented_backend() -> str:
+    """The skeleton backend of docs/extending.md, so the documented example stays true."""
+    text = DOCS.read_text(encoding="utf-8")
+    block = text.split("<!-- example: tiny_medgen_backend.py -->", 1)[1]
+    return block.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.fixture
 def tiny_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Install a package the way pip would leave it: a module and its dist-info."""
-    (tmp_path / "tiny_medgen_backend.py").write_text(TINY_BACKEND)
+    (tmp_path / "tiny_medgen_backend.py").write_text(documented_backend())
+    (tmp_path / "tiny_medgen_extras.py").write_text(
+        "def not_a_loader(uri, schema):\n    return 1\n"
+    )
     info = tmp_path / "tiny_medgen_backend-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(
@@ -58,7 +38,7 @@ def tiny_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             """\
             [py_load_medgen.loaders]
             tiny = tiny_medgen_backend:TinyLoader
-            broken = tiny_medgen_backend:not_a_loader
+            broken = tiny_medgen_extras:not_a_loader
             missing = tiny_medgen_backend_gone:Loader
             """
         )
@@ -125,3 +105,25 @@ def test_backend_that_is_not_a_loader_or_cannot_import() -> None:
         registry.open_loader("broken://x", "medgen")
     with pytest.raises(UsageError, match="'missing' backend cannot be imported"):
         registry.open_loader("missing://x", "medgen")
+
+
+@pytest.mark.usefixtures("tiny_installed")
+def test_third_party_backend_inherits_staging_and_metadata(tmp_path: Path) -> None:
+    import gzip
+
+    from py_load_medgen.pipeline import LoadOptions, run_full
+    from py_load_medgen.source.local import LocalSource
+
+    release = tmp_path / "release"
+    release.mkdir()
+    rows = b"C0000001|One|GTR|N|\nC0000002|Two|GTR|N|\n"
+    (release / "NAMES.RRF.gz").write_bytes(gzip.compress(b"#CUI|name|source|SUPPRESS|\n" + rows))
+    loader = registry.open_loader("tiny://warehouse", "medgen")
+    options = LoadOptions(files=("NAMES.RRF.gz",), rejects_dir=tmp_path / "rejects")
+    result = run_full(LocalSource(release), loader, options)
+    assert result.rows_loaded == 2
+    assert result.run.status == "succeeded"
+    statements = "\n".join(loader.statements)  # type: ignore[attr-defined]
+    assert 'CREATE TABLE IF NOT EXISTS "medgen"."etl_runs"' in statements
+    assert 'CREATE TABLE "medgen"."_staging_concepts" ("cui" VARCHAR' in statements
+    assert 'INSERT INTO "medgen"."etl_run_files"' in statements

@@ -1,0 +1,245 @@
+"""``verify``: recount every loaded table and compare it with the metadata and the source.
+
+The metadata says how many rows each run left in each table; a table whose count differs was
+changed behind the tool's back (or lost, like an unlogged table after a server crash). With a
+source, each file is parsed exactly as a load parses it and its rows counted, so a database
+that is not an exact mirror of those files is found without comparing values row by row.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from py_load_medgen import events, logs
+from py_load_medgen.errors import NotLoadedError
+from py_load_medgen.load import sql
+from py_load_medgen.load.base import Loader
+from py_load_medgen.parse.stream import EncodedFile
+from py_load_medgen.release.files import FILES, FileSpec
+from py_load_medgen.report import NOT_LOADED_HINT, count, table_text
+from py_load_medgen.source.base import Source
+
+
+@dataclass
+class TableCheck:
+    table: str
+    rows: int | None
+    """Counted in the database now; None when the table is missing."""
+    expected: int | None
+    """What the metadata says the newest runs left in the table."""
+    run_id: str
+    source_file: str | None = None
+    source_rows: int | None = None
+    """Rows a load of the source file would load (data lines less rejected ones)."""
+    same_file: bool | None = None
+    """Whether the source file is byte for byte the one loaded (by sha256)."""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "ok": self.ok,
+            "rows": self.rows,
+            "expected": self.expected,
+            "run_id": self.run_id,
+            "source_file": self.source_file,
+            "source_rows": self.source_rows,
+            "same_file": self.same_file,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class Verification:
+    database: str
+    schema: str
+    source: str | None
+    tables: list[TableCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(t.ok for t in self.tables)
+
+    @property
+    def mismatches(self) -> list[TableCheck]:
+        return [t for t in self.tables if not t.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "database": self.database,
+            "schema": self.schema,
+            "source": self.source,
+            "tables": [t.to_json() for t in self.tables],
+        }
+
+    def render(self) -> str:
+        headers = ["table", "rows", "expected"]
+        if self.source is not None:
+            headers.append("source")
+        headers.append("result")
+        rows = []
+        for t in self.tables:
+            row = [t.table, "MISSING" if t.rows is None else count(t.rows), count(t.expected)]
+            if self.source is not None:
+                row.append(count(t.source_rows))
+            row.append("ok" if t.ok else "MISMATCH")
+            rows.append(row)
+        lines = [
+            f"verifying {self.database}, schema {self.schema}"
+            + (f" against {self.source}" if self.source else ""),
+            "",
+            table_text(headers, rows, set(range(1, len(headers) - 1))),
+            "",
+        ]
+        for t in self.tables:
+            lines += [f"{t.table}: {p}" for p in t.problems]
+            if t.same_file is False and t.ok:
+                lines.append(
+                    f"{t.table}: note: {t.source_file} is not the file loaded (sha256 differs), "
+                    "though its rows count the same"
+                )
+        bad = self.mismatches
+        lines.append(
+            f"{len(bad)} of {len(self.tables)} tables differ" if bad else "every table matches"
+        )
+        return "\n".join(lines)
+
+
+def expected_counts(loader: Loader) -> dict[str, tuple[int | None, str, dict[str, Any]]]:
+    """Per table: the row count the successful runs should have left, the newest run, its record.
+
+    A full load leaves ``rows_loaded`` rows. A delta load leaves the rows it kept unchanged,
+    updated and inserted; a table a delta skipped (its file did not change) keeps its count.
+    Runs are replayed oldest first, so a delta counts from the load before it where the delta
+    recorded only its changes.
+    """
+    if not loader.table_exists(sql.RUNS):
+        return {}
+    cols = ", ".join(f"f.{sql.ident(c)}" for c in sql.FILE_COLUMNS)
+    rows = loader.query(
+        f"SELECT {cols}, r.mode FROM {sql.qname(loader.schema, sql.RUN_FILES)} f "
+        f"JOIN {sql.qname(loader.schema, sql.RUNS)} r ON r.run_id = f.run_id "
+        "WHERE r.status = 'succeeded' ORDER BY r.started_at, f.table_name"
+    )
+    expected: dict[str, tuple[int | None, str, dict[str, Any]]] = {}
+    for row in rows:
+        record = dict(zip(sql.FILE_COLUMNS, row[:-1], strict=True))
+        mode = row[-1]
+        table = record["table_name"]
+        previous = expected.get(table, (None, "", {}))[0]
+        if record.get("skipped"):
+            if table in expected:
+                continue  # the table was left as the earlier run loaded it
+            value = None
+        else:
+            value = _count_after(record, mode, previous)
+        expected[table] = (value, record["run_id"], record)
+    return expected
+
+
+def _count_after(record: dict[str, Any], mode: str, previous: int | None) -> int | None:
+    inserted, updated = record.get("rows_inserted"), record.get("rows_updated")
+    deleted, unchanged = record.get("rows_deleted"), record.get("rows_unchanged")
+    if mode != "delta" and inserted is None:
+        return _int(record.get("rows_loaded"))
+    if unchanged is not None and inserted is not None and updated is not None:
+        return int(unchanged) + int(inserted) + int(updated)
+    if previous is not None and inserted is not None and deleted is not None:
+        return previous + int(inserted) - int(deleted)
+    return _int(record.get("rows_loaded"))
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def verify(
+    loader: Loader, source: Source | None = None, tables: Sequence[FileSpec] = ()
+) -> Verification:
+    """Recount the loaded tables (all, or ``tables``) and compare; never raises on a mismatch."""
+    expected = expected_counts(loader)
+    if tables:
+        expected = {t.table: expected[t.table] for t in tables if t.table in expected}
+    if not expected:
+        raise NotLoadedError(
+            f"nothing loaded in {loader.describe()}, schema {loader.schema}"
+            + (f" for {', '.join(t.table for t in tables)}" if tables else ""),
+            hint=NOT_LOADED_HINT,
+        )
+    specs = [s for s in FILES if s.table in expected]
+    checks: list[TableCheck] = []
+    for spec in specs:
+        value, run_id, _record = expected[spec.table]
+        rows = loader.count_rows(spec.table) if loader.table_exists(spec.table) else None
+        check = TableCheck(spec.table, rows, value, run_id)
+        if rows is None:
+            check.problems.append("the table is missing")
+        elif value is not None and rows != value:
+            check.problems.append(
+                f"{rows:,} rows in the table, {value:,} recorded by run {run_id}"
+                + (
+                    " (after a server crash PostgreSQL empties unlogged tables)"
+                    if rows == 0
+                    else ""
+                )
+            )
+        checks.append(check)
+    if source is not None:
+        _compare_with_source(source, specs, checks, expected)
+    return Verification(
+        loader.describe(), loader.schema, source.describe() if source else None, checks
+    )
+
+
+def _compare_with_source(
+    source: Source,
+    specs: Sequence[FileSpec],
+    checks: Sequence[TableCheck],
+    expected: dict[str, tuple[int | None, str, dict[str, Any]]],
+) -> None:
+    with logs.phase("fetch"):
+        files = source.fetch(specs)
+    for file, check in zip(files, checks, strict=True):
+        check.source_file = file.name
+        with logs.phase("count"):
+            check.source_rows = count_source_rows(file.path, file.spec, file.name)
+        recorded_sha = expected[file.spec.table][2].get("sha256")
+        check.same_file = recorded_sha == file.sha256 if recorded_sha else None
+        if check.rows is not None and check.rows != check.source_rows:
+            check.problems.append(
+                f"{check.rows:,} rows in the table, {check.source_rows:,} in {file.name}"
+            )
+
+
+def count_source_rows(path: Path, spec: FileSpec, name: str) -> int:
+    """The rows a load of this file would load: its data lines less the ones it would reject.
+
+    Parsed by the loader's own ``EncodedFile`` (header, framing and checks), in blocks, so
+    the count is exact and as fast as a load's parsing. No reject file is written, and no
+    limit on bad rows applies: a count is wanted, not a verdict on the file.
+    """
+    started = time.perf_counter()
+    events.emit("file_started", table=spec.table, file=name, size=path.stat().st_size)
+    encoded = EncodedFile(
+        path,
+        spec,
+        name=name,
+        max_bad_rows=sys.maxsize,
+        rejects=None,
+        on_read=events.bytes_reader(spec.table),
+    )
+    for _block in encoded.blocks():
+        pass
+    rows = encoded.stats.rows_read - encoded.stats.rows_rejected
+    events.emit("file_done", table=spec.table, rows=rows, seconds=time.perf_counter() - started)
+    return rows
