@@ -61,7 +61,7 @@ def data_dictionary_markdown() -> str:
                 f"{column.description} |"
             )
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out).rstrip("\n")
 
 
 def _key_label(spec: FileSpec) -> str:
