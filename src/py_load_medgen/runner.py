@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from py_load_medgen import pipeline
-from py_load_medgen.errors import UsageError
 from py_load_medgen.load.registry import open_loader, scheme_of
 from py_load_medgen.pipeline import LoadOptions, RunResult
 from py_load_medgen.source.base import Source
@@ -19,15 +19,14 @@ DEFAULT_SOURCE = "https://ftp.ncbi.nlm.nih.gov/pub/medgen/"
 
 
 def open_source(location: str, download_dir: Path | None = None) -> Source:
-    try:
-        from py_load_medgen.source import open_source as open_remote  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - downloads not installed
-        open_remote = None
-    if open_remote is not None:
-        return open_remote(location, download_dir=download_dir)  # type: ignore[no-any-return]
-    if "://" in location and not location.startswith("file://"):
-        raise UsageError(f"cannot read {location}: downloads are not available in this build")
-    return LocalSource(Path(location.removeprefix("file://")))
+    """A local directory (or file:// URL) as is; an http(s):// URL mirrored into a cache."""
+    if location.startswith("file://"):
+        return LocalSource(Path(urlsplit(location).path))
+    if "://" in location:
+        from py_load_medgen.source.remote import open_remote
+
+        return open_remote(location, download_dir)
+    return LocalSource(Path(location))
 
 
 def load(

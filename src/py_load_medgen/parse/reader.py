@@ -34,11 +34,15 @@ def _describe_start(head: bytes) -> str:
     return f"bytes {head[:8]!r}"
 
 
-def read_chunks(path: Path, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
+def read_chunks(
+    path: Path, on_read: Callable[[int], None] | None = None, *, name: str | None = None
+) -> Iterator[bytes]:
     """Yield the file's content (decompressed if gzip) in chunks of about a megabyte or more.
 
-    ``on_read`` receives the number of raw (compressed) bytes read, for progress reporting.
+    ``on_read`` receives the number of raw (compressed) bytes read, for progress reporting;
+    ``name`` is the served name when the file on disk has another (a download's ``.part``).
     """
+    name = name or path.name
     with path.open("rb") as fh:
         first = fh.read(READ_SIZE)
         if not first:
@@ -46,10 +50,10 @@ def read_chunks(path: Path, on_read: Callable[[int], None] | None = None) -> Ite
         if on_read:
             on_read(len(first))
         if first[:2] != GZIP_MAGIC:
-            if path.name.lower().endswith(".gz"):
+            if name.lower().endswith(".gz"):
                 raise InputError(
                     f"not a gzip file: starts with {_describe_start(first[:64])}",
-                    file=path.name,
+                    file=name,
                     hint="the download may have saved an error page; fetch the file again",
                 )
             yield first
@@ -58,7 +62,7 @@ def read_chunks(path: Path, on_read: Callable[[int], None] | None = None) -> Ite
                     on_read(len(chunk))
                 yield chunk
             return
-        yield from _inflate(path.name, fh, first, on_read)
+        yield from _inflate(name, fh, first, on_read)
 
 
 def _inflate(
