@@ -461,7 +461,8 @@ def test_blocks_are_not_held_until_commit(
         (400_000, sum(range(400_000)))
     ]
     assert len(peaks) > 10
-    assert max(peaks) - before < len(body) / 4
+    # Retained, the blocks would add up to more than the file; in flight, a few of them.
+    assert max(peaks) - before < len(body) / 2
 
 
 def test_an_interrupted_query_is_an_interrupt(duckdb_uri: str) -> None:
