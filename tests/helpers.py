@@ -74,3 +74,17 @@ def same_multiset(a: Sequence[tuple[Any, ...]], b: Sequence[tuple[Any, ...]]) ->
 
 def run_cli(*args: str) -> int:
     return main([*args])
+
+
+def load_release(source: Path, uri: str, *extra: str) -> int:
+    """Run `load` on a directory, with its rejects kept beside it."""
+    return run_cli(
+        "load",
+        "--source",
+        str(source),
+        "--db-uri",
+        uri,
+        "--rejects-dir",
+        str(source.parent / "rejects"),
+        *extra,
+    )

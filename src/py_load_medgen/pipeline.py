@@ -227,12 +227,7 @@ def _record_failure(loader: Loader, run: RunRecord, message: str) -> None:
 def _full(
     source: Source, loader: Loader, options: LoadOptions, run: RunRecord, specs: list[FileSpec]
 ) -> list[TableLoad]:
-    with logs.phase("fetch"):
-        files = source.fetch(specs)
-    run.release_time = release_time(files)
-    run.tables = tuple(f.spec.table for f in files)
-    run.identity = [f.identity() for f in files]
-    logs.RELEASE.set(run.release_time.isoformat() if run.release_time else None)
+    files = fetch(source, specs, run)
     loader.prepare_staging(specs)
     events.emit("staging_ready", run_id=run.run_id)
     loads = [stage_file(loader, file, options, run.run_id) for file in files]
@@ -243,6 +238,17 @@ def _full(
             events.emit("publish_commit", run_id=run.run_id)
         events.emit("published", run_id=run.run_id)
     return loads
+
+
+def fetch(source: Source, specs: Sequence[FileSpec], run: RunRecord) -> list[SourceFile]:
+    """Obtain the files and record what identifies the release in the run."""
+    with logs.phase("fetch"):
+        files = source.fetch(specs)
+    run.release_time = release_time(files)
+    run.tables = tuple(f.spec.table for f in files)
+    run.identity = [f.identity() for f in files]
+    logs.RELEASE.set(run.release_time.isoformat() if run.release_time else None)
+    return files
 
 
 def stage_file(
@@ -332,12 +338,7 @@ def _delta(
             "unlogged tables); a delta cannot repair them",
             hint="run a full load: py-load-medgen load --mode full",
         )
-    with logs.phase("fetch"):
-        files = source.fetch(specs)
-    run.release_time = release_time(files)
-    run.tables = tuple(f.spec.table for f in files)
-    run.identity = [f.identity() for f in files]
-    logs.RELEASE.set(run.release_time.isoformat() if run.release_time else None)
+    files = fetch(source, specs, run)
     loader.prepare_staging(specs)
     loads: list[TableLoad] = []
     plans: list[tuple[FileSpec, tuple[str, ...] | None, bool]] = []

@@ -14,20 +14,8 @@ import pytest
 from py_load_medgen.errors import ExitCode
 from py_load_medgen.generate import derive_release, generate_release
 from py_load_medgen.release.files import FILES, spec_for_table
-from tests.helpers import query, read_file_rows, run_cli, table_rows
-
-
-def load(source: Path, uri: str, *extra: str) -> int:
-    return run_cli(
-        "load",
-        "--source",
-        str(source),
-        "--db-uri",
-        uri,
-        "--rejects-dir",
-        str(source.parent / "rejects"),
-        *extra,
-    )
+from tests.helpers import load_release as load
+from tests.helpers import query, read_file_rows, table_rows
 
 
 def served(directory: Path, table: str) -> Path:
