@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from py_load_medgen.errors import NotLoadedError, UsageError
+from py_load_medgen.errors import NotLoadedError
 from py_load_medgen.load.base import Loader
 from py_load_medgen.release.files import FILES, spec_for_file
 from py_load_medgen.report import NOT_LOADED_HINT, iso, table_text, utc, when
@@ -239,16 +239,9 @@ def list_directory(directory: Path) -> list[Listed]:
 
 
 def list_remote(url: str) -> list[Listed]:
-    """An HTTP(S) or FTP directory, through the download support's listing."""
-    try:
-        from py_load_medgen.source import listing  # type: ignore[attr-defined]
-    except ImportError:
-        raise UsageError(
-            f"cannot list {url}: downloads are not available in this build",
-            hint="point --source at a local mirror of the release",
-        ) from None
-    entries = listing.list_directory(url)
-    return [
-        Listed(str(e.name), _int(getattr(e, "size", None)), utc(getattr(e, "modified", None)))
-        for e in entries
-    ]
+    """An HTTP(S) directory: its listing, then a HEAD request per known file for the exact
+    size and Last-Modified (listings round sizes to 15M and times to the minute)."""
+    from py_load_medgen.source.remote import open_remote
+
+    source = open_remote(url)
+    return [Listed(entry.name, entry.size, utc(entry.modified)) for entry in source.list_files()]

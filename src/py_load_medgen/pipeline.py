@@ -276,6 +276,14 @@ def stage_file(
     load = _table_load(file, encoded, started, loaded)
     load.match_key = key
     events.emit("file_done", table=file.spec.table, rows=loaded, seconds=load.duration)
+    if load.rows_rejected:
+        log.warning(
+            "%s: %d malformed row(s) quarantined in %s",
+            file.name,
+            load.rows_rejected,
+            options.rejects_dir / run_id,
+            extra={"table": file.spec.table, "rejected": load.rows_rejected},
+        )
     log.info(
         "%s -> %s: %d rows in %.2fs (COPY %.0f rows/s), %d rejected",
         file.name,

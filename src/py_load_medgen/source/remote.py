@@ -20,12 +20,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from py_load_medgen import events
 from py_load_medgen.errors import InputError, IntegrityError, SourceError, TransientSourceError
 from py_load_medgen.parse.reader import read_chunks
 from py_load_medgen.redact import redact_uri
@@ -47,6 +49,13 @@ class _Links(html.parser.HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self.hrefs += [v for k, v in attrs if k == "href" and v]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    size: int | None
+    modified: datetime | None
 
 
 def listed_names(page: str) -> list[str]:
@@ -72,9 +81,29 @@ class HttpSource(Source):
     def describe(self) -> str:
         return redact_uri(self.url)
 
+    def list_files(self) -> list[RemoteFile]:
+        """The known files the directory serves, with their exact size and time."""
+        files = []
+        for name in self._names():
+            if spec_for_file(name) is None:
+                continue
+            head = self._get(urljoin(self.url, name), method="HEAD")
+            size = head.headers.get("Content-Length")
+            modified = head.headers.get("Last-Modified")
+            files.append(
+                RemoteFile(
+                    name,
+                    int(size) if size and size.isdigit() else None,
+                    parsedate_to_datetime(modified).astimezone(UTC) if modified else None,
+                )
+            )
+        return files
+
+    def _names(self) -> list[str]:
+        return listed_names(self._get(self.url).read().decode("utf-8", errors="replace"))
+
     def fetch(self, specs: Sequence[FileSpec]) -> list[SourceFile]:
-        listing = self._get(self.url).read().decode("utf-8", errors="replace")
-        names = listed_names(listing)
+        names = self._names()
         by_table: dict[str, str] = {}
         for name in names:
             spec = spec_for_file(name)
@@ -118,7 +147,7 @@ class HttpSource(Source):
             log.info("%s: unchanged since the last download; not fetched again", name)
             sha = str(known["sha256"])
         else:
-            sha = self._download(url, path, size)
+            sha = self._download(url, path, size, spec.table)
             manifest[name] = {"size": size, "last_modified": modified, "sha256": sha, "url": url}
         when = parsedate_to_datetime(modified).astimezone(UTC) if modified else None
         return SourceFile(
@@ -133,7 +162,7 @@ class HttpSource(Source):
             gzip_mtime=gzip_mtime(path),
         )
 
-    def _download(self, url: str, path: Path, size: int) -> str:
+    def _download(self, url: str, path: Path, size: int, table: str) -> str:
         part = path.with_name(path.name + ".part")
         started = time.monotonic()
         digest = hashlib.sha256()
@@ -141,6 +170,7 @@ class HttpSource(Source):
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+                events.emit("download_chunk", table=table, file=path.name, bytes=len(chunk))
         got = part.stat().st_size
         if size >= 0 and got != size:
             part.unlink(missing_ok=True)
@@ -202,7 +232,7 @@ def _cache_dir(url: str, download_dir: Path | None) -> Path:
     return Path(platformdirs.user_cache_dir("py-load-medgen")) / safe
 
 
-def open_remote(url: str, download_dir: Path | None = None) -> Source:
+def open_remote(url: str, download_dir: Path | None = None) -> HttpSource:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise SourceError(

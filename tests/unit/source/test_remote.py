@@ -111,3 +111,35 @@ def test_corrupt_or_html_file_is_never_accepted(
     with pytest.raises(IntegrityError, match="truncated gzip"):
         HttpSource(url, cache, attempts=1).fetch([spec_for_table("concepts")])
     assert not (cache / "NAMES.RRF.gz").exists()
+
+
+def test_load_and_check_update_from_http(
+    server: tuple[str, Path, type[Handler]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A load straight from a URL, then check-update against the same server (for cron)."""
+    import os
+    import time
+
+    from py_load_medgen.cli import main
+
+    url, root, _ = server
+    (root / "NAMES.RRF.gz").write_bytes(NAMES)
+    db = f"duckdb:///{(tmp_path / 'm.duckdb').as_posix()}"
+    common = ["--db-uri", db]
+    load = [
+        "load",
+        "--source",
+        url,
+        "--files",
+        "NAMES.RRF.gz",
+        "--download-dir",
+        str(tmp_path / "dl"),
+    ]
+    assert main([*load, *common, "--rejects-dir", str(tmp_path / "rej")]) == 0
+    assert main(["check-update", "--source", url, *common]) == 0
+    newer = gzip.compress(b"#CUI|name|source|SUPPRESS|\n" + b"C0000729|Cramps|GTR|N|\n" * 600)
+    (root / "NAMES.RRF.gz").write_bytes(newer)
+    later = time.time() + 3600
+    os.utime(root / "NAMES.RRF.gz", (later, later))
+    capsys.readouterr()
+    assert main(["check-update", "--source", url, *common]) == 10
