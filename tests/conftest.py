@@ -157,19 +157,30 @@ def with_database(dsn: str, dbname: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
+def create_database(admin_dsn: str, name: str, template: str | None = None) -> str:
+    import psycopg
+
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{clause}'.encode())
+    return with_database(admin_dsn, name)
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
 @pytest.fixture
 def pg_uri(pg_admin_dsn: str) -> Iterator[str]:
     """A fresh database for one test, dropped afterwards."""
-    import psycopg
-
     name = f"medgen_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
-        yield with_database(pg_admin_dsn, name)
+        yield create_database(pg_admin_dsn, name)
     finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        drop_database(pg_admin_dsn, name)
 
 
 @pytest.fixture

@@ -95,6 +95,23 @@ def common_options(func: F) -> F:
     return func
 
 
+def source_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--source", default=None, envvar=_env("source"), help=help_text)
+
+
+def files_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--files", default="", envvar=_env("files"), help=help_text)
+
+
+download_dir_option = click.option(
+    "--download-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar=_env("download-dir"),
+    help="Cache for downloaded files [default: the user cache dir].",
+)
+
+
 def db_options(func: F) -> F:
     func = click.option(
         "--schema",
@@ -143,19 +160,11 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("mode"),
     help="full: replace the tables with the release; delta: apply only what changed.",
 )
-@click.option(
-    "--source",
-    default=None,
-    envvar=_env("source"),
-    help="Directory or URL (https://, http://, ftp://, file://) of the release "
-    "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/].",
+@source_option(
+    "Directory or URL (https://, http://, file://) of the release "
+    "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/]."
 )
-@click.option(
-    "--files",
-    default="",
-    envvar=_env("files"),
-    help="Comma-separated file names (or table names) to load; only those tables are touched.",
-)
+@files_option("Comma-separated file names (or table names) to load; only those tables are touched.")
 @click.option(
     "--strategy",
     type=click.Choice(STRATEGIES),
@@ -198,13 +207,7 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("rejects-dir"),
     help="Where quarantined rows are written, one folder per run.",
 )
-@click.option(
-    "--download-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    envvar=_env("download-dir"),
-    help="Cache for downloaded files [default: the user cache dir].",
-)
+@download_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @db_options
 @common_options
@@ -441,25 +444,9 @@ def history(
 
 
 @cli.command()
-@click.option(
-    "--source",
-    default=None,
-    envvar=_env("source"),
-    help="Also count the rows of the release's files here (directory or URL) and compare.",
-)
-@click.option(
-    "--files",
-    default="",
-    envvar=_env("files"),
-    help="Comma-separated file or table names to verify (default: every loaded table).",
-)
-@click.option(
-    "--download-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    envvar=_env("download-dir"),
-    help="Cache for downloaded files [default: the user cache dir].",
-)
+@source_option("Also count the rows of the release's files here (directory or URL) and compare.")
+@files_option("Comma-separated file or table names to verify (default: every loaded table).")
+@download_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @db_options
 @common_options
@@ -513,12 +500,9 @@ def verify(
 
 
 @cli.command(name="check-update")
-@click.option(
-    "--source",
-    default=None,
-    envvar=_env("source"),
-    help="Directory or URL of the release to look at "
-    "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/].",
+@source_option(
+    "Directory or URL of the release to look at "
+    "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/]."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @db_options

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from py_load_medgen.errors import ExitCode
-from tests.conftest import with_database
+from tests.conftest import create_database, drop_database
 from tests.helpers import query
 
 FILES = "NAMES.RRF.gz,MGREL.RRF.gz,MGDEF.RRF.gz"
@@ -61,31 +61,21 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def loaded_template(releases: tuple[Path, Path], pg_admin_dsn: str) -> Iterator[str]:
     """A database holding release 1, copied for each test (faster than loading it again)."""
-    import psycopg
-
     name = f"medgen_tpl_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
-        assert _load(releases[0], with_database(pg_admin_dsn, name)).wait() == 0
+        assert _load(releases[0], create_database(pg_admin_dsn, name)).wait() == 0
         yield name
     finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        drop_database(pg_admin_dsn, name)
 
 
 @pytest.fixture
 def r1_uri(loaded_template: str, pg_admin_dsn: str) -> Iterator[str]:
-    import psycopg
-
     name = f"medgen_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{loaded_template}"'.encode())
     try:
-        yield with_database(pg_admin_dsn, name)
+        yield create_database(pg_admin_dsn, name, template=loaded_template)
     finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        drop_database(pg_admin_dsn, name)
 
 
 def _load(
