@@ -167,10 +167,15 @@ class HttpSource(Source):
         started = time.monotonic()
         digest = hashlib.sha256()
         with self._get(url) as response, part.open("wb") as out:
+            done = 0
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+                done += len(chunk)
                 events.emit("download_chunk", table=table, file=path.name, bytes=len(chunk))
+                events.emit(
+                    "download", file=path.name, done=done, total=size if size >= 0 else None
+                )
         got = part.stat().st_size
         if size >= 0 and got != size:
             part.unlink(missing_ok=True)
