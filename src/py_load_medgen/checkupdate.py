@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from py_load_medgen.errors import NotLoadedError
 from py_load_medgen.load.base import Loader
 from py_load_medgen.release.files import FILES, spec_for_file
 from py_load_medgen.report import NOT_LOADED_HINT, iso, table_text, utc, when
+
+if TYPE_CHECKING:
+    from py_load_medgen.source.mirror import DownloadSettings
 from py_load_medgen.source.base import gzip_mtime, sha256_file
 
 TIME_TOLERANCE = timedelta(minutes=1)
@@ -219,11 +222,11 @@ def _int(value: Any) -> int | None:
 # -- listings ----------------------------------------------------------------------------------
 
 
-def list_source(location: str) -> list[Listed]:
+def list_source(location: str, settings: DownloadSettings | None = None) -> list[Listed]:
     """What the source serves now: names, sizes and times, without downloading the files."""
     if "://" not in location or location.startswith("file://"):
         return list_directory(Path(location.removeprefix("file://")))
-    return list_remote(location)
+    return list_remote(location, settings)
 
 
 def list_directory(directory: Path) -> list[Listed]:
@@ -238,10 +241,10 @@ def list_directory(directory: Path) -> list[Listed]:
     return listed
 
 
-def list_remote(url: str) -> list[Listed]:
-    """An HTTP(S) directory: its listing, then a HEAD request per known file for the exact
-    size and Last-Modified (listings round sizes to 15M and times to the minute)."""
-    from py_load_medgen.source.remote import open_remote
+def list_remote(url: str, settings: DownloadSettings | None = None) -> list[Listed]:
+    """A server's directory: its listing, then per known file its exact size and time (a HEAD
+    request over HTTP, SIZE and MDTM over FTP: listings round sizes and times)."""
+    from py_load_medgen.source.mirror import open_mirror
 
-    source = open_remote(url)
-    return [Listed(entry.name, entry.size, utc(entry.modified)) for entry in source.list_files()]
+    mirror = open_mirror(url, settings=settings)
+    return [Listed(entry.name, entry.size, utc(entry.modified)) for entry in mirror.list_files()]

@@ -20,6 +20,7 @@ import click
 from py_load_medgen import config, logs
 from py_load_medgen.errors import ExitCode, MedgenError
 from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, RunResult
+from py_load_medgen.source.mirror import DownloadSettings
 from py_load_medgen.version import __version__
 
 log = logging.getLogger("py_load_medgen")
@@ -108,8 +109,69 @@ download_dir_option = click.option(
     type=click.Path(file_okay=False),
     default=None,
     envvar=_env("download-dir"),
-    help="Cache for downloaded files [default: the user cache dir].",
+    help="Cache for downloaded files [default: one folder per server in the user cache dir].",
 )
+
+
+def _remember_network(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta[f"medgen_{param.name}"] = value
+    return value
+
+
+def _network_option(flag: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(
+        flag, envvar=_env(flag), expose_value=False, callback=_remember_network, **kwargs
+    )
+
+
+def network_options(func: F) -> F:
+    """How a URL source is fetched; kept in the context like --quiet (see _download_settings)."""
+    options = [
+        _network_option(
+            "--parallel",
+            type=click.IntRange(1, 16),
+            default=4,
+            show_default=True,
+            help="Files downloaded at once.",
+        ),
+        _network_option(
+            "--retries",
+            type=click.IntRange(1, 100),
+            default=5,
+            show_default=True,
+            help="Tries per request before a transient failure (timeout, reset, 5xx, 429) "
+            "fails the run.",
+        ),
+        _network_option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=60.0,
+            show_default=True,
+            help="Seconds to wait for a connection, or for more bytes of a response.",
+        ),
+        _network_option(
+            "--allow-redirects",
+            is_flag=True,
+            help="Follow HTTP redirects to another scheme or host (refused by default).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _download_settings() -> DownloadSettings:
+    from py_load_medgen.source.retry import RetryPolicy
+
+    meta = click.get_current_context().meta
+    return DownloadSettings(
+        parallel=int(meta.get("medgen_parallel", 4)),
+        retry=RetryPolicy(
+            attempts=int(meta.get("medgen_retries", 5)),
+            timeout=float(meta.get("medgen_timeout", 60.0)),
+        ),
+        allow_redirects=bool(meta.get("medgen_allow_redirects", False)),
+    )
 
 
 def db_options(func: F) -> F:
@@ -208,6 +270,7 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     help="Where quarantined rows are written, one folder per run.",
 )
 @download_dir_option
+@network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @db_options
 @common_options
@@ -256,6 +319,7 @@ def load(
             db_uri or config.default_db_uri(),
             options,
             download_dir=Path(download_dir) if download_dir else None,
+            download=_download_settings(),
             announce_default_db=db_uri is None,
         )
     _print_result(result, as_json)
@@ -447,6 +511,7 @@ def history(
 @source_option("Also count the rows of the release's files here (directory or URL) and compare.")
 @files_option("Comma-separated file or table names to verify (default: every loaded table).")
 @download_dir_option
+@network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @db_options
 @common_options
@@ -481,7 +546,9 @@ def verify(
     specs = select_specs(names) if names else []
     with report.connected(_db(db_uri), schema) as loader:
         origin = (
-            runner.open_source(source, Path(download_dir) if download_dir else None)
+            runner.open_source(
+                source, Path(download_dir) if download_dir else None, _download_settings()
+            )
             if source
             else None
         )
@@ -499,11 +566,73 @@ def verify(
         )
 
 
+@cli.command()
+@source_option(
+    "URL of the release directory: https://, http:// or ftp:// "
+    "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/]."
+)
+@files_option("Comma-separated file or table names to download (default: every file).")
+@download_dir_option
+@network_options
+@click.option("--json", "as_json", is_flag=True, help="Print what was mirrored as JSON.")
+@common_options
+def download(
+    source: str | None,
+    files: str,
+    download_dir: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Mirror a release into the download cache, verified, without loading it.
+
+    Files unchanged on the server are not transferred again; a partial file left by an
+    interrupted run is resumed. A later `load --source` with the same URL and --download-dir
+    loads from the cache.
+
+    \b
+    Examples:
+      py-load-medgen download
+      py-load-medgen download --download-dir /data/medgen --parallel 8
+      py-load-medgen download --source ftp://ftp.ncbi.nlm.nih.gov/pub/medgen/ --json
+    """
+    from py_load_medgen import progress, runner
+    from py_load_medgen.pipeline import select_specs
+
+    _setup(log_level, log_format)
+    names = tuple(f.strip() for f in files.split(",") if f.strip())
+    mirror = runner.open_download(
+        source or runner.DEFAULT_SOURCE,
+        Path(download_dir) if download_dir else None,
+        _download_settings(),
+    )
+    with progress.display(quiet=_quiet(), log_format=log_format):
+        fetched = mirror.mirror(select_specs(names))
+    rows = [
+        {
+            **f.file.identity(),
+            "path": str(f.file.path),
+            "outcome": f.outcome,
+            "bytes_transferred": f.transferred,
+            "seconds": round(f.seconds, 3),
+        }
+        for f in fetched
+    ]
+    if as_json:
+        _echo_json({"source": mirror.describe(), "cache": str(mirror.cache), "files": rows})
+        return
+    click.echo(f"{mirror.describe()} -> {mirror.cache}")
+    width = max((len(f.file.name) for f in fetched), default=4)
+    for f in fetched:
+        click.echo(f"{f.file.name:<{width}}  {f.outcome:<10}  {f.file.size:>13,}  {f.file.sha256}")
+
+
 @cli.command(name="check-update")
 @source_option(
     "Directory or URL of the release to look at "
     "[default: NCBI's https://ftp.ncbi.nlm.nih.gov/pub/medgen/]."
 )
+@network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @db_options
 @common_options
@@ -531,7 +660,7 @@ def check_update(
     _setup(log_level, log_format, db_uri)
     location = source or runner.DEFAULT_SOURCE
     with report.connected(_db(db_uri), schema) as loader:
-        listing = checkupdate.list_source(location)
+        listing = checkupdate.list_source(location, _download_settings())
         result = checkupdate.check(loader, location, listing)
     if as_json:
         _echo_json(result.to_json())

@@ -4,29 +4,48 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from py_load_medgen import pipeline
+from py_load_medgen.errors import UsageError
 from py_load_medgen.load.registry import open_loader, scheme_of
 from py_load_medgen.pipeline import LoadOptions, RunResult
 from py_load_medgen.source.base import Source
 from py_load_medgen.source.local import LocalSource
+
+if TYPE_CHECKING:
+    from py_load_medgen.source.mirror import DownloadSettings, Mirror
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE = "https://ftp.ncbi.nlm.nih.gov/pub/medgen/"
 
 
-def open_source(location: str, download_dir: Path | None = None) -> Source:
-    """A local directory (or file:// URL) as is; an http(s):// URL mirrored into a cache."""
+def open_source(
+    location: str, download_dir: Path | None = None, download: DownloadSettings | None = None
+) -> Source:
+    """A local directory (or file:// URL) as is; an http(s):// or ftp:// URL mirrored into a
+    cache first."""
     if location.startswith("file://"):
         return LocalSource(Path(urlsplit(location).path))
     if "://" in location:
-        from py_load_medgen.source.remote import open_remote
-
-        return open_remote(location, download_dir)
+        return open_download(location, download_dir, download)
     return LocalSource(Path(location))
+
+
+def open_download(
+    location: str, download_dir: Path | None = None, download: DownloadSettings | None = None
+) -> Mirror:
+    """The mirror of a remote release directory (``download`` has nothing to do locally)."""
+    if "://" not in location or location.startswith("file://"):
+        raise UsageError(
+            f"{location} is on this machine already: there is nothing to download",
+            hint="pass an https://, http:// or ftp:// URL as --source",
+        )
+    from py_load_medgen.source.mirror import open_mirror
+
+    return open_mirror(location, download_dir, download)
 
 
 def load(
@@ -35,9 +54,10 @@ def load(
     options: LoadOptions,
     *,
     download_dir: Path | None = None,
+    download: DownloadSettings | None = None,
     announce_default_db: bool = False,
 ) -> RunResult:
-    source = open_source(source_location, download_dir)
+    source = open_source(source_location, download_dir, download)
     if options.dry_run and options.mode == "full":
         return pipeline.validate_only(source, options)
     loader = open_loader(db_uri, options.schema)

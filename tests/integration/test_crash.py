@@ -210,38 +210,31 @@ def test_sigkill_in_the_middle_of_a_delta_apply(releases: tuple[Path, Path], r1_
 def test_sigkill_while_downloading(
     releases: tuple[Path, Path], r1_uri: str, tmp_path: Path
 ) -> None:
-    """Killed mid-download: production untouched, no partial file taken for a whole one."""
-    import functools
-    import http.server
-    import threading
+    """Killed mid-download: production untouched, no partial file taken for a whole one, and
+    the next run resumes the partial file instead of starting it again."""
+    from tests.servers.http_files import serve
 
     r2 = releases[1]
     before = _fingerprints(r1_uri)
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0),
-        functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(r2)),
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
     cache = tmp_path / "downloads"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PY_LOAD_MEDGEN_FAULT")}
-    command = [
-        sys.executable,
-        "-m",
-        "py_load_medgen.cli",
-        "load",
-        "--source",
-        url,
-        "--files",
-        FILES,
-        "--db-uri",
-        r1_uri,
-        "--download-dir",
-        str(cache),
-        "--rejects-dir",
-        str(tmp_path / "rej"),
-    ]
-    try:
+    with serve(r2) as (url, server):
+        command = [
+            sys.executable,
+            "-m",
+            "py_load_medgen.cli",
+            "load",
+            "--source",
+            url,
+            "--files",
+            FILES,
+            "--db-uri",
+            r1_uri,
+            "--download-dir",
+            str(cache),
+            "--rejects-dir",
+            str(tmp_path / "rej"),
+        ]
         killed = subprocess.run(
             command,
             env={**env, "PY_LOAD_MEDGEN_FAULT": "KILL:download_chunk@relationships:2"},
@@ -251,13 +244,13 @@ def test_sigkill_while_downloading(
         )
         assert killed.returncode == -signal.SIGKILL
         assert not (cache / "MGREL.RRF.gz").exists()  # only a .part, never taken as whole
+        kept = (cache / "MGREL.RRF.gz.part").stat().st_size
+        assert kept > 0
         assert _fingerprints(r1_uri) == before
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         assert rerun.returncode == 0, rerun.stderr
         assert (cache / "MGREL.RRF.gz").read_bytes() == (r2 / "MGREL.RRF.gz").read_bytes()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+        assert server.gets("MGREL.RRF.gz")[-1].headers["Range"] == f"bytes={kept}-"
     statuses = [
         s for (s,) in query(r1_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
     ]

@@ -1,0 +1,117 @@
+"""What a mirror needs from a protocol: list a directory, and open a file, maybe part-way.
+
+HTTP(S) and FTP implement this; the mirror (``mirror.py``) does the rest (caching, resume
+bookkeeping, verification, parallelism) the same way for both.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+"""A plain file name: no separators, no ``..`` at the start, no spaces or control characters."""
+
+
+def is_safe_name(name: str) -> bool:
+    """Whether a listed name can only ever name a file directly inside the download directory."""
+    return bool(SAFE_NAME.match(name)) and ".." not in name
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A served file as the server describes it."""
+
+    name: str
+    size: int | None
+    modified: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    """The server's own spelling of the time (HTTP Last-Modified, FTP MDTM), for validators."""
+    version: str | None = None
+    """A validator of the transport's own where the protocol has none (FTP: size and time)."""
+
+    @property
+    def validator(self) -> str | None:
+        """What proves two responses carry the same version of the file.
+
+        A strong ETag when the server gives one, else the transport's own version, else the
+        modification time; a weak ETag (``W/"..."``) cannot validate byte ranges.
+        """
+        if self.etag and not self.etag.startswith("W/"):
+            return self.etag
+        return self.version or self.last_modified
+
+
+class Body(ABC):
+    """An open response: the file's bytes from ``offset`` on."""
+
+    entry: Entry
+    """The file as served by this response (its full size, not the body's)."""
+    offset: int
+    """Where the body starts in the file: the requested offset when resumed, else 0."""
+    not_modified: bool = False
+    """The server confirmed the cached copy is current; there is no body."""
+
+    @abstractmethod
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+
+    def close(self) -> None:  # noqa: B027 - most bodies have something to close
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Transport(ABC):
+    """One directory on one server."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The directory's URL without credentials."""
+
+    @abstractmethod
+    def url_of(self, name: str) -> str:
+        """A file's URL without credentials."""
+
+    @abstractmethod
+    def listing(self) -> list[Entry]:
+        """Every file in the directory, as listed (sizes and times where the listing has them).
+
+        Names are as the server gave them: the mirror refuses unsafe ones.
+        """
+
+    @abstractmethod
+    def stat(self, name: str) -> Entry:
+        """One file's exact size and version, without transferring it."""
+
+    @abstractmethod
+    def open(
+        self,
+        name: str,
+        *,
+        offset: int = 0,
+        validator: str | None = None,
+        cached: Entry | None = None,
+    ) -> Body:
+        """Open ``name`` for reading.
+
+        With ``offset`` and ``validator``, resume: the body starts at ``offset`` only if the
+        server proves the file is still the version ``validator`` names; otherwise it starts
+        at 0. With ``cached``, a server that can tell the cached copy is current answers
+        ``not_modified`` without a body. Raises ``TransientSourceError`` for failures a retry
+        may cure, ``SourceError`` otherwise.
+        """

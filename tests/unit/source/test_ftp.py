@@ -1,0 +1,130 @@
+"""Mirroring over FTP from a real local server (pyftpdlib): MLSD/NLST, REST resume, caching."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from py_load_medgen.errors import SourceError, TransientSourceError
+from py_load_medgen.release.files import FileSpec, spec_for_table
+from py_load_medgen.source.mirror import DownloadSettings, Mirror, open_mirror
+from py_load_medgen.source.retry import RetryPolicy
+from tests.servers.ftp_files import serve_ftp
+from tests.unit.source.conftest import FAST, names_file
+
+NAMES = "NAMES.RRF.gz"
+
+
+def mirror(url: str, cache: Path, retry: RetryPolicy = FAST) -> Mirror:
+    return open_mirror(url, cache, DownloadSettings(retry=retry))
+
+
+@pytest.fixture
+def ftp_root(release: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ftp"
+    shutil.copytree(release, root / "pub" / "medgen")
+    return root
+
+
+def test_mirror_lists_with_mlsd_and_skips_unchanged_files(
+    ftp_root: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    served = ftp_root / "pub" / "medgen" / NAMES
+    with serve_ftp(ftp_root) as (url, state):
+        (got,) = mirror(url, tmp_path / "c").mirror(concepts)
+        assert got.outcome == "downloaded" and got.file.url == url + NAMES
+        assert got.file.path.read_bytes() == served.read_bytes()
+        assert got.file.modified is not None and got.file.gzip_mtime is not None
+        assert any(c.startswith("MLSD") for c in state.commands)
+        (again,) = mirror(url, tmp_path / "c").mirror(concepts)
+        assert again.outcome == "unchanged" and again.file.sha256 == got.file.sha256
+        assert sum(1 for c in state.commands if c.startswith("RETR")) == 1
+        served.write_bytes(names_file(seed=5))
+        (changed,) = mirror(url, tmp_path / "c").mirror(concepts)
+    assert changed.outcome == "downloaded"
+    assert changed.file.path.read_bytes() == served.read_bytes()
+
+
+def test_cut_transfer_resumes_with_rest_sending_only_the_rest(
+    ftp_root: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    served = ftp_root / "pub" / "medgen" / NAMES
+    size = served.stat().st_size
+    with serve_ftp(ftp_root) as (url, state):
+        state.cut[NAMES] = [120_000]
+        (got,) = mirror(url, tmp_path / "c").mirror(concepts)
+    assert "REST 120000" in state.commands
+    assert state.sent == [(NAMES, 0, 120_000), (NAMES, 120_000, size - 120_000)]
+    assert got.outcome == "resumed" and got.file.path.read_bytes() == served.read_bytes()
+
+
+def test_interrupted_run_is_resumed_by_the_next_one(
+    ftp_root: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    served = ftp_root / "pub" / "medgen" / NAMES
+    cache = tmp_path / "c"
+    with serve_ftp(ftp_root) as (url, state):
+        state.cut[NAMES] = [70_000]
+        with pytest.raises(TransientSourceError, match="ended after 70,000"):
+            mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(concepts)
+        (got,) = mirror(url, cache).mirror(concepts)
+    assert state.sent[-1] == (NAMES, 70_000, served.stat().st_size - 70_000)
+    assert got.file.path.read_bytes() == served.read_bytes()
+
+
+def test_changed_file_is_not_resumed(
+    ftp_root: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    served = ftp_root / "pub" / "medgen" / NAMES
+    cache = tmp_path / "c"
+    with serve_ftp(ftp_root) as (url, state):
+        state.cut[NAMES] = [70_000]
+        with pytest.raises(TransientSourceError):
+            mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(concepts)
+        served.write_bytes(names_file(rows=21_000, seed=9))
+        (got,) = mirror(url, cache).mirror(concepts)
+    assert not any(c.startswith("REST") for c in state.commands)
+    assert got.outcome == "downloaded" and got.file.path.read_bytes() == served.read_bytes()
+
+
+def test_servers_without_mlsd_are_listed_with_nlst(
+    ftp_root: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    with serve_ftp(ftp_root, mlsd=False) as (url, state):
+        (got,) = mirror(url, tmp_path / "c").mirror(concepts)
+    assert any(c.startswith("NLST") for c in state.commands)
+    assert got.file.size == (ftp_root / "pub" / "medgen" / NAMES).stat().st_size
+
+
+def test_hostile_names_refused_and_missing_files_named(
+    ftp_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (ftp_root / "pub" / "medgen" / "-rf").write_bytes(b"x")
+    (ftp_root / "pub" / "medgen" / "odd name.gz").write_bytes(b"x")
+    with (
+        caplog.at_level(logging.WARNING),
+        serve_ftp(ftp_root) as (url, _),
+        pytest.raises(SourceError, match="has no MGDEF.RRF.gz"),
+    ):
+        mirror(url, tmp_path / "c").mirror([spec_for_table("definitions")])
+    refused = [r.getMessage() for r in caplog.records if "not a plain file name" in r.getMessage()]
+    assert len(refused) == 2
+
+
+def test_bad_login_and_missing_directory_fail_without_retrying(
+    ftp_root: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    with serve_ftp(ftp_root) as (url, state):
+        wrong = url.replace("ftp://", "ftp://reader:wrong-pass@")
+        with pytest.raises(SourceError, match="FTP 530") as caught:
+            mirror(wrong, tmp_path / "c").mirror(concepts)
+        assert "wrong-pass" not in str(caught.value)
+        assert sum(1 for c in state.commands if c.startswith("PASS")) == 1
+        with pytest.raises(SourceError, match="FTP 550"):
+            mirror(url + "nope/", tmp_path / "c").mirror(concepts)
+        right = url.replace("ftp://", "ftp://reader:s3cret-pass@")
+        (got,) = mirror(right, tmp_path / "d").mirror(concepts)
+    assert "s3cret-pass" not in (got.file.url or "")
