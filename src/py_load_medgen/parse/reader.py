@@ -27,7 +27,7 @@ MAX_OUTPUT = 2 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _describe_start(head: bytes) -> str:
+def describe_start(head: bytes) -> str:
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
         return "an HTML page"
@@ -52,7 +52,7 @@ def read_chunks(
         if first[:2] != GZIP_MAGIC:
             if name.lower().endswith(".gz"):
                 raise InputError(
-                    f"not a gzip file: starts with {_describe_start(first[:64])}",
+                    f"not a gzip file: starts with {describe_start(first[:64])}",
                     file=name,
                     hint="the download may have saved an error page; fetch the file again",
                 )

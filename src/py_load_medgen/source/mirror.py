@@ -25,11 +25,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from py_load_medgen import events
-from py_load_medgen.errors import SourceError, TransientSourceError, UsageError
+from py_load_medgen.errors import IntegrityError, SourceError, TransientSourceError, UsageError
 from py_load_medgen.redact import redact_uri
 from py_load_medgen.release.files import FileSpec, spec_for_file
 from py_load_medgen.source.base import Source, SourceFile, gzip_mtime
-from py_load_medgen.source.integrity import verify_download
+from py_load_medgen.source.integrity import StreamCheck
 from py_load_medgen.source.retry import RetryPolicy, retrying
 from py_load_medgen.source.transport import Body, Entry, Transport, is_safe_name
 
@@ -158,7 +158,7 @@ class Mirror(Source):
                 pool.submit(
                     self._mirror_one, spec, known[spec.table], manifest.get(known[spec.table].name)
                 ): spec
-                for spec in specs
+                for spec in _largest_first(specs, known)
             }
             for future in concurrent.futures.as_completed(futures):
                 fetched = future.result()
@@ -234,31 +234,34 @@ class Mirror(Source):
         url = self.transport.url_of(name)
         _write_json(note, {"validator": entry.validator, "size": size, "url": url})
         digest = hashlib.sha256()
-        with part.open("r+b" if body.offset else "wb") as out:
-            if body.offset:
-                out.truncate(body.offset)
-                while chunk := out.read(CHUNK):
-                    digest.update(chunk)
-            done = body.offset
-            self._advance(name, done, size)
-            while chunk := body.read(CHUNK):
-                if self._stop.is_set():
-                    raise _StoppedError
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                received[0] += len(chunk)
-                with self._emit:
-                    events.emit("download_chunk", table=spec.table, file=name, bytes=len(chunk))
-                self._advance(name, done, size)
-        if size is not None and done < size:
-            raise TransientSourceError(
-                f"{url}: the transfer ended after {done:,} of {size:,} bytes",
-                hint="the connection dropped; a new run resumes where this one stopped",
-            )
+        check = StreamCheck(spec, name, url)
         try:
-            verify_download(part, spec, name, url, size)
-        except SourceError:
+            with part.open("r+b" if body.offset else "wb") as out:
+                if body.offset:
+                    out.truncate(body.offset)
+                    while chunk := out.read(CHUNK):
+                        digest.update(chunk)
+                        check.feed(chunk)
+                done = body.offset
+                self._advance(name, done, size)
+                while chunk := body.read(CHUNK):
+                    if self._stop.is_set():
+                        raise _StoppedError
+                    out.write(chunk)
+                    digest.update(chunk)
+                    check.feed(chunk)
+                    done += len(chunk)
+                    received[0] += len(chunk)
+                    with self._emit:
+                        events.emit("download_chunk", table=spec.table, file=name, bytes=len(chunk))
+                    self._advance(name, done, size)
+            if size is not None and done < size:
+                raise TransientSourceError(
+                    f"{url}: the transfer ended after {done:,} of {size:,} bytes",
+                    hint="the connection dropped; a new run resumes where this one stopped",
+                )
+            check.finish(done, size)
+        except IntegrityError:
             part.unlink(missing_ok=True)
             note.unlink(missing_ok=True)
             raise
@@ -302,6 +305,17 @@ class Mirror(Source):
             moved / max(seconds, 1e-6) / 1e6,
             unchanged,
         )
+
+
+def _largest_first(specs: Sequence[FileSpec], known: dict[str, Entry]) -> list[FileSpec]:
+    """The longest transfers start first, so that they do not finish last and alone.
+
+    Sizes come from the listing where it has them (FTP); HTTP listings do not, and a release's
+    typical row counts rank the files the same way.
+    """
+    if all(known[s.table].size is not None for s in specs):
+        return sorted(specs, key=lambda s: -(known[s.table].size or 0))
+    return sorted(specs, key=lambda s: -s.scale_rows)
 
 
 # -- cache bookkeeping -------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import json
 import logging
@@ -305,6 +304,7 @@ def test_files_download_in_parallel(release: Path, tmp_path: Path) -> None:
 def test_one_mirror_at_a_time_per_cache(
     release: Path, tmp_path: Path, concepts: list[FileSpec]
 ) -> None:
+    fcntl = pytest.importorskip("fcntl", reason="advisory locks are POSIX only")
     cache = tmp_path / "c"
     cache.mkdir()
     with (cache / LOCK).open("a") as held, serve(release) as (url, _):
