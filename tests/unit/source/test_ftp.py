@@ -128,3 +128,21 @@ def test_bad_login_and_missing_directory_fail_without_retrying(
         right = url.replace("ftp://", "ftp://reader:s3cret-pass@")
         (got,) = mirror(right, tmp_path / "d").mirror(concepts)
     assert "s3cret-pass" not in (got.file.url or "")
+
+
+def test_load_from_ftp_records_the_release_identity(ftp_root: Path, tmp_path: Path) -> None:
+    import duckdb
+
+    from py_load_medgen.cli import main
+
+    db = tmp_path / "m.duckdb"
+    with serve_ftp(ftp_root) as (url, _):
+        args = ["load", "--source", url, "--files", NAMES, "--db-uri", f"duckdb:///{db}"]
+        assert main([*args, "--download-dir", str(tmp_path / "dl")]) == 0
+    with duckdb.connect(str(db), read_only=True) as conn:
+        row = conn.execute(
+            "SELECT url, size, sha256, modified, gzip_mtime FROM medgen.etl_run_files"
+        ).fetchone()
+    assert row is not None
+    assert row[0] == url + NAMES and row[1] == (ftp_root / "pub/medgen" / NAMES).stat().st_size
+    assert len(row[2]) == 64 and row[3] is not None and row[4] is not None
