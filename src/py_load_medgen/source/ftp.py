@@ -17,7 +17,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
 from py_load_medgen.redact import redact_uri
-from py_load_medgen.source.transport import Body, Entry, Transport
+from py_load_medgen.source.transport import Body, Entry, NotModified, Transport, interrupted
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,7 @@ class FtpBody(Body):
         try:
             return self.sock.recv(size)
         except _NET_ERRORS as exc:
-            raise TransientSourceError(
-                f"{self.url}: transfer interrupted ({exc.__class__.__name__}: {exc})",
-                hint="the connection dropped; a new run resumes where this one stopped",
-            ) from None
+            raise interrupted(self.url, exc) from None
 
     def close(self) -> None:
         self.sock.close()
@@ -59,16 +56,6 @@ class FtpBody(Body):
             self.ftp.quit()
         except (*_NET_ERRORS, ftplib.error_perm):
             self.ftp.close()
-
-
-class NotModified(Body):
-    not_modified = True
-
-    def __init__(self, entry: Entry) -> None:
-        self.entry, self.offset = entry, 0
-
-    def read(self, size: int) -> bytes:
-        return b""
 
 
 class FtpTransport(Transport):

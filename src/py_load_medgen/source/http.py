@@ -25,7 +25,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from py_load_medgen.errors import SourceError, TransientSourceError
 from py_load_medgen.redact import redact_uri
 from py_load_medgen.source.retry import RetryAfterError
-from py_load_medgen.source.transport import Body, Entry, Transport
+from py_load_medgen.source.transport import Body, Entry, NotModified, Transport, interrupted
 from py_load_medgen.version import __version__
 
 log = logging.getLogger(__name__)
@@ -129,23 +129,10 @@ class HttpBody(Body):
             # read1 returns what has arrived: a stall or a drop loses nothing already received.
             return self.response.read1(size)
         except _NET_ERRORS as exc:
-            raise TransientSourceError(
-                f"{self.url}: transfer interrupted ({exc.__class__.__name__}: {exc})",
-                hint="the connection dropped; a new run resumes where this one stopped",
-            ) from None
+            raise interrupted(self.url, exc) from None
 
     def close(self) -> None:
         self.response.close()
-
-
-class NotModified(Body):
-    not_modified = True
-
-    def __init__(self, entry: Entry) -> None:
-        self.entry, self.offset = entry, 0
-
-    def read(self, size: int) -> bytes:
-        return b""
 
 
 class HttpTransport(Transport):

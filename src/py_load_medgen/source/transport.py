@@ -13,6 +13,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from py_load_medgen.errors import TransientSourceError
+
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 """A plain file name: no separators, no ``..`` at the start, no spaces or control characters."""
 
@@ -74,6 +76,26 @@ class Body(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class NotModified(Body):
+    """The server confirmed the cached copy is current."""
+
+    not_modified = True
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry, self.offset = entry, 0
+
+    def read(self, size: int) -> bytes:
+        return b""
+
+
+def interrupted(url: str, exc: BaseException) -> TransientSourceError:
+    """The error for a transfer that stopped part-way: retried, and resumed where it stopped."""
+    return TransientSourceError(
+        f"{url}: transfer interrupted ({exc.__class__.__name__}: {exc})",
+        hint="the connection dropped; a new run resumes where this one stopped",
+    )
 
 
 class Transport(ABC):

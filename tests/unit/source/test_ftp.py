@@ -12,7 +12,7 @@ from py_load_medgen.errors import SourceError, TransientSourceError
 from py_load_medgen.release.files import FileSpec, spec_for_table
 from py_load_medgen.source.mirror import DownloadSettings, Mirror, open_mirror
 from py_load_medgen.source.retry import RetryPolicy
-from tests.servers.ftp_files import serve_ftp
+from tests.servers.ftp_files import FtpState, serve_ftp
 from tests.unit.source.conftest import FAST, names_file
 
 NAMES = "NAMES.RRF.gz"
@@ -20,6 +20,14 @@ NAMES = "NAMES.RRF.gz"
 
 def mirror(url: str, cache: Path, retry: RetryPolicy = FAST) -> Mirror:
     return open_mirror(url, cache, DownloadSettings(retry=retry))
+
+
+def interrupt_once(url: str, cache: Path, state: FtpState, specs: list[FileSpec]) -> None:
+    """A run with no retries whose transfer of NAMES stops after 70,000 bytes."""
+    state.cut[NAMES] = [70_000]
+    with pytest.raises(TransientSourceError, match="ended after 70,000"):
+        mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(specs)
+    assert (cache / (NAMES + ".part")).stat().st_size == 70_000
 
 
 @pytest.fixture
@@ -67,9 +75,7 @@ def test_interrupted_run_is_resumed_by_the_next_one(
     served = ftp_root / "pub" / "medgen" / NAMES
     cache = tmp_path / "c"
     with serve_ftp(ftp_root) as (url, state):
-        state.cut[NAMES] = [70_000]
-        with pytest.raises(TransientSourceError, match="ended after 70,000"):
-            mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(concepts)
+        interrupt_once(url, cache, state, concepts)
         (got,) = mirror(url, cache).mirror(concepts)
     assert state.sent[-1] == (NAMES, 70_000, served.stat().st_size - 70_000)
     assert got.file.path.read_bytes() == served.read_bytes()
@@ -81,9 +87,7 @@ def test_changed_file_is_not_resumed(
     served = ftp_root / "pub" / "medgen" / NAMES
     cache = tmp_path / "c"
     with serve_ftp(ftp_root) as (url, state):
-        state.cut[NAMES] = [70_000]
-        with pytest.raises(TransientSourceError):
-            mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(concepts)
+        interrupt_once(url, cache, state, concepts)
         served.write_bytes(names_file(rows=21_000, seed=9))
         (got,) = mirror(url, cache).mirror(concepts)
     assert not any(c.startswith("REST") for c in state.commands)
