@@ -27,7 +27,7 @@ def data_dir() -> Path:
 
 def default_db_uri() -> str:
     """The embedded default: a DuckDB file in the user's data directory."""
-    return f"duckdb:///{(data_dir() / 'medgen.duckdb').as_posix()}"
+    return f"duckdb:///{(data_dir() / 'medgen-mirror.duckdb').as_posix()}"
 
 
 def default_config_path() -> Path:

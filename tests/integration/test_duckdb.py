@@ -136,7 +136,7 @@ def test_default_database_is_created_and_announced(
         str(tmp_path / "rejects"),
     )
     assert code == 0
-    expected = data_home / "py-load-medgen" / "medgen.duckdb"
+    expected = data_home / "py-load-medgen" / "medgen-mirror.duckdb"
     assert expected.exists()
     err = capsys.readouterr().err
     assert f"no --db-uri given: loading into the embedded default DuckDB file {expected}" in err
