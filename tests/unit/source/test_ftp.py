@@ -134,7 +134,7 @@ def test_bad_login_and_missing_directory_fail_without_retrying(
     assert "s3cret-pass" not in (got.file.url or "")
 
 
-def test_load_from_ftp_records_the_release_identity(ftp_root: Path, tmp_path: Path) -> None:
+def test_load_and_check_update_over_ftp(ftp_root: Path, tmp_path: Path) -> None:
     import duckdb
 
     from py_load_medgen.cli import main
@@ -143,6 +143,8 @@ def test_load_from_ftp_records_the_release_identity(ftp_root: Path, tmp_path: Pa
     with serve_ftp(ftp_root) as (url, _):
         args = ["load", "--source", url, "--files", NAMES, "--db-uri", f"duckdb:///{db}"]
         assert main([*args, "--download-dir", str(tmp_path / "dl")]) == 0
+        # check-update asks the server for exact sizes and times (SIZE, MDTM), nothing more.
+        assert main(["check-update", "--source", url, "--db-uri", f"duckdb:///{db}"]) == 0
     with duckdb.connect(str(db), read_only=True) as conn:
         row = conn.execute(
             "SELECT url, size, sha256, modified, gzip_mtime FROM medgen.etl_run_files"
