@@ -608,20 +608,14 @@ def download(
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         fetched = mirror.mirror(select_specs(names))
-    rows = [
-        {
-            **f.file.identity(),
-            "path": str(f.file.path),
-            "outcome": f.outcome,
-            "bytes_transferred": f.transferred,
-            "seconds": round(f.seconds, 3),
-        }
-        for f in fetched
-    ]
+    report = runner.download_summary(mirror, fetched)
     if as_json:
-        _echo_json({"source": mirror.describe(), "cache": str(mirror.cache), "files": rows})
+        _echo_json(report)
         return
-    click.echo(f"{mirror.describe()} -> {mirror.cache}")
+    click.echo(f"{report['source']} -> {report['cache']}")
+    click.echo(
+        f"release {report['release_time'] or 'unknown'} (the newest build time of its files)"
+    )
     width = max((len(f.file.name) for f in fetched), default=4)
     for f in fetched:
         click.echo(f"{f.file.name:<{width}}  {f.outcome:<10}  {f.file.size:>13,}  {f.file.sha256}")

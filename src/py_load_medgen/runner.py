@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -11,11 +12,11 @@ from py_load_medgen import pipeline
 from py_load_medgen.errors import UsageError
 from py_load_medgen.load.registry import open_loader, scheme_of
 from py_load_medgen.pipeline import LoadOptions, RunResult
-from py_load_medgen.source.base import Source
+from py_load_medgen.source.base import Source, release_time
 from py_load_medgen.source.local import LocalSource
 
 if TYPE_CHECKING:
-    from py_load_medgen.source.mirror import DownloadSettings, Mirror
+    from py_load_medgen.source.mirror import DownloadSettings, Fetched, Mirror
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,26 @@ def load(
         return pipeline.run_full(source, loader, options)
     finally:
         loader.close()
+
+
+def download_summary(mirror: Mirror, fetched: Sequence[Fetched]) -> dict[str, Any]:
+    """What a ``download`` did, JSON-ready: each file's identity and how it came."""
+    when = release_time([f.file for f in fetched])
+    return {
+        "source": mirror.describe(),
+        "cache": str(mirror.cache),
+        "release_time": when.isoformat() if when else None,
+        "files": [
+            {
+                **f.file.identity(),
+                "path": str(f.file.path),
+                "outcome": f.outcome,
+                "bytes_transferred": f.transferred,
+                "seconds": round(f.seconds, 3),
+            }
+            for f in fetched
+        ],
+    }
 
 
 def summary(result: RunResult) -> dict[str, Any]:

@@ -323,6 +323,7 @@ def test_download_command_and_load_from_the_cache(
         args = ["download", "--source", url, "--files", NAMES, "--download-dir", str(cache)]
         assert main([*args, "--json", "--parallel", "2", "--retries", "2", "--timeout", "5"]) == 0
         report = json.loads(capsys.readouterr().out)
+        assert report["release_time"].startswith("2023-11-14")  # the gzip header's MTIME
         (row,) = report["files"]
         assert (row["name"], row["outcome"]) == (NAMES, "downloaded")
         assert row["sha256"] == (cache / MANIFEST).read_text().split('"sha256": "')[1][:64]
