@@ -9,6 +9,7 @@ scheme and host they started on unless allowed, and TLS is always verified.
 
 from __future__ import annotations
 
+import base64
 import html.parser
 import http.client
 import logging
@@ -117,7 +118,10 @@ class _SameOrigin(urllib.request.HTTPRedirectHandler):
                 "another scheme or host",
                 hint="use that URL as --source, or pass --allow-redirects if you trust it",
             )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        follow = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if moved and follow is not None:
+            follow.remove_header("Authorization")  # credentials are for the original server
+        return follow
 
 
 class HttpBody(Body):
@@ -137,7 +141,15 @@ class HttpBody(Body):
 
 class HttpTransport(Transport):
     def __init__(self, url: str, *, timeout: float = 60.0, allow_redirects: bool = False) -> None:
-        self.base = url if url.endswith("/") else url + "/"
+        parts = urlsplit(url if url.endswith("/") else url + "/")
+        # Credentials in the URL become a Basic Authorization header: urllib would read
+        # "user:password@host" as a host and port, and echo the password in its error.
+        self.auth: dict[str, str] = {}
+        if parts.username is not None:
+            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self.auth["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        self.base = parts.geturl()
         self.timeout = timeout
         self.opener = urllib.request.build_opener(
             _SameOrigin(allow_redirects),
@@ -228,6 +240,7 @@ class HttpTransport(Transport):
             headers={
                 "Accept-Encoding": "identity",
                 "User-Agent": f"py-load-medgen/{__version__}",
+                **self.auth,
                 **headers,
             },
         )

@@ -249,6 +249,24 @@ def test_redirects_stay_on_the_same_scheme_and_host(
         assert "concepts" in allowed.known_entries()
 
 
+def test_credentials_in_the_url_are_sent_but_never_shown(
+    release: Path, tmp_path: Path, concepts: list[FileSpec], caplog: pytest.LogCaptureFixture
+) -> None:
+    with serve(release) as (url, server):
+        port = url.split(":")[2].split("/")[0]
+        secret = url.replace("http://", "http://reader:s3cret%40pw@")
+        (got,) = mirror(secret, tmp_path / "a").mirror(concepts)
+        assert server.gets(NAMES)[0].headers["Authorization"] == "Basic cmVhZGVyOnMzY3JldEBwdw=="
+        server.redirects["/pub/medgen/GONE/"] = f"http://localhost:{port}/pub/medgen/"
+        moved = mirror(secret + "GONE/", tmp_path / "b", allow_redirects=True)
+        assert "concepts" in moved.known_entries()
+        assert "Authorization" not in server.log[-1].headers  # not for another host
+        with pytest.raises(SourceError) as caught:
+            mirror(secret + "nope/", tmp_path / "c").mirror(concepts)
+    shown = " ".join([str(caught.value), got.file.url or "", caplog.text])
+    assert "s3cret" not in shown
+
+
 def _self_signed(tmp_path: Path) -> ssl.SSLContext:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed: cannot make a certificate for the TLS server")
