@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import shutil
@@ -191,3 +192,65 @@ def test_views_grants_and_indexes_survive_delta(
             conn.execute(b"DROP VIEW medgen.v")
             conn.execute(f"REVOKE ALL ON medgen.concepts FROM {role}".encode())
             conn.execute(f"DROP ROLE {role}".encode())
+
+
+def _release(root: Path, name: str, file: str, header: str, rows: list[str]) -> Path:
+    out = root / name
+    out.mkdir()
+    data = (header + "".join(row + "|\n" for row in rows)).encode()
+    (out / file).write_bytes(gzip.compress(data) if file.endswith(".gz") else data)
+    return out
+
+
+PUBMED = ("medgen_pubmed_lnk.txt.gz", "#UID|CUI|NAME|PMID|\n")
+BEFORE = [
+    *("1|C0000001|one|100", "1|C0000001|one|150"),  # one row changes, the CUI keeps 2 rows
+    *["2|C0000002|two|200"] * 2,  # a duplicate gains a copy
+    *["3|C0000003|three|300"] * 3,  # ... or loses two
+    "3|C0000003|three|301",
+    *("4|C0000004|four|400", "4|C0000004|four|401"),  # the whole CUI goes
+    "6|C0000006||600",  # an empty name, unchanged
+]
+AFTER = [
+    *("1|C0000001|one|101", "1|C0000001|one|150"),
+    *["2|C0000002|two|200"] * 3,
+    *("3|C0000003|three|300", "3|C0000003|three|301"),
+    *["5|C0000005|five|500"] * 2,  # a new CUI, twice
+    "6|C0000006||600",
+]
+
+
+def test_whole_rows_keep_exact_multiplicities(tmp_path: Path, db_uri: str) -> None:
+    r1 = _release(tmp_path, "r1", *PUBMED, BEFORE)
+    r2 = _release(tmp_path, "r2", *PUBMED, AFTER)
+    files = ("--files", PUBMED[0])
+    assert load(r1, db_uri, *files) == 0
+    assert load(r2, db_uri, "--mode", "delta", *files) == 0
+    assert_mirrors(db_uri, r2, ["pubmed_links"])
+    # inserted: 101, a third 200, two 500; deleted: 100, two 300, 400 and 401
+    assert run_counts(db_uri)["pubmed_links"][:4] == (4, 0, 5, len(AFTER) - 4)
+    assert load(r1, db_uri, "--mode", "delta", *files) == 0  # and back
+    assert_mirrors(db_uri, r1, ["pubmed_links"])
+    assert run_counts(db_uri)["pubmed_links"][:4] == (5, 0, 4, len(BEFORE) - 5)
+
+
+@pytest.mark.parametrize("copies", [1, 2], ids=["keyed", "whole-rows"])
+def test_null_and_empty_string_differ(tmp_path: Path, db_uri: str, copies: int) -> None:
+    """A source without the optional URL column loads NULL; one with it empty loads ''."""
+    name = "MedGen_Sources.txt"
+    r1 = _release(tmp_path, "r1", name, "#Source|Abbreviation|Description|\n", ["S|X|d"] * copies)
+    r2 = _release(
+        tmp_path, "r2", name, "#Source|Abbreviation|Description|URL|\n", ["S|X|d|"] * copies
+    )
+    assert load(r1, db_uri, "--files", name) == 0
+    assert table_rows(db_uri, "sources", ["url"]) == [(None,)] * copies
+    assert load(r2, db_uri, "--mode", "delta", "--files", name) == 0
+    assert table_rows(db_uri, "sources", ["url"]) == [("",)] * copies
+    changed = (0, 1, 0, 0) if copies == 1 else (copies, 0, copies, 0)
+    assert run_counts(db_uri)["sources"][:4] == changed
+    matched = query(
+        db_uri,
+        "SELECT f.match_key FROM medgen.etl_run_files f JOIN medgen.etl_runs r USING (run_id) "
+        "WHERE r.mode = 'delta'",
+    )
+    assert matched == [("abbreviation" if copies == 1 else None,)]

@@ -6,23 +6,31 @@ from py_load_medgen.load import sql
 from py_load_medgen.release.files import spec_for_table
 
 
-def test_keyed_changes_match_on_the_key_and_compare_the_rest() -> None:
+def test_keyed_changes_classify_keys_in_one_full_join() -> None:
     spec = spec_for_table("concepts")
     changes = sql.keyed_changes('we"ird', spec, ("cui",))
     prod, stage = '"we""ird"."concepts"', '"we""ird"."_staging_concepts"'
-    assert changes.count_inserted == (
-        f"SELECT count(*) FROM {stage} s WHERE NOT EXISTS "
-        f'(SELECT 1 FROM {prod} p WHERE p."cui" = s."cui")'
+    keys = '"_delta_keys_concepts"'
+    (prepare,) = changes.prepare
+    assert prepare.startswith(
+        f'CREATE TEMP TABLE {keys} AS SELECT coalesce(p."cui", s."cui") AS "cui", '
+        """CASE WHEN p."cui" IS NULL THEN 'i' WHEN s."cui" IS NULL THEN 'd' ELSE 'u' END AS kind """
+        f'FROM {prod} p FULL JOIN {stage} s ON p."cui" = s."cui" WHERE '
     )
-    assert changes.apply[0] == (
-        f"DELETE FROM {prod} p WHERE NOT EXISTS "
-        f'(SELECT 1 FROM {stage} s WHERE p."cui" = s."cui")'
+    assert 's."suppress" IS DISTINCT FROM p."suppress"' in prepare
+    assert changes.count_inserted == f"SELECT count(*) FROM {keys} WHERE kind = 'i'"
+    assert changes.count_updated == f"SELECT count(*) FROM {keys} WHERE kind = 'u'"
+    delete, update, insert = changes.apply
+    assert delete == (
+        f"DELETE FROM {prod} p WHERE EXISTS "
+        f"""(SELECT 1 FROM {keys} c WHERE c.kind = 'd' AND p."cui" = c."cui")"""
     )
-    update = changes.apply[1]
     assert update.startswith(f'UPDATE {prod} p SET "preferred_name" = s."preferred_name", ')
-    assert 's."suppress" IS DISTINCT FROM p."suppress"' in update
     assert '"cui" = s."cui"' not in update.split(" FROM ")[0]  # the key is never rewritten
-    assert changes.prepare == () and changes.cleanup == ()
+    assert update.endswith("""WHERE c.kind = 'u' AND p."cui" = c."cui" AND s."cui" = c."cui\"""")
+    assert insert.startswith(f'INSERT INTO {prod} ("cui", "preferred_name"')
+    assert changes.temp_tables == ("_delta_keys_concepts",)
+    assert changes.cleanup == (f"DROP TABLE IF EXISTS {keys}",)
 
 
 def test_multiset_changes_aggregate_both_releases_once() -> None:
@@ -30,7 +38,8 @@ def test_multiset_changes_aggregate_both_releases_once() -> None:
     changes = sql.multiset_changes("m", spec)
     cols = '"uid", "cui", "name", "pmid"'
     assert changes.prepare == (
-        f'CREATE TEMP TABLE "_delta_diff_pubmed_links" AS SELECT {cols}, sum(side) AS n FROM ('
+        f'CREATE TEMP TABLE "_delta_diff_pubmed_links" AS SELECT {cols}, '
+        "CAST(sum(side) AS bigint) AS n, count(*) FILTER (WHERE side < 0) AS copies FROM ("
         f'SELECT {cols}, 1 AS side FROM "m"."pubmed_links" UNION ALL '
         f'SELECT {cols}, -1 AS side FROM "m"."_staging_pubmed_links") u '
         f"GROUP BY {cols} HAVING sum(side) <> 0",
@@ -38,11 +47,17 @@ def test_multiset_changes_aggregate_both_releases_once() -> None:
     assert changes.count_updated is None
     assert changes.count_deleted.endswith("WHERE n > 0")
     delete, insert = changes.apply
-    assert delete.startswith('DELETE FROM "m"."pubmed_links" t WHERE EXISTS')
-    assert 'd."pmid" = t."pmid"' in delete
-    assert insert.startswith(
-        f'INSERT INTO "m"."pubmed_links" ({cols}) SELECT {cols} FROM "m"."_staging'
+    assert delete.startswith(
+        'DELETE FROM "m"."pubmed_links" t WHERE EXISTS '
+        '(SELECT 1 FROM "_delta_diff_pubmed_links" d WHERE d.n > 0 AND '
     )
+    assert 'd."pmid" = t."pmid"' in delete
+    assert insert == (
+        f'INSERT INTO "m"."pubmed_links" ({cols}) SELECT d."uid", d."cui", d."name", d."pmid" '
+        'FROM "_delta_diff_pubmed_links" d, '
+        "generate_series(1, CASE WHEN d.n > 0 THEN d.copies ELSE -d.n END) g"
+    )
+    assert "_staging_" not in insert  # the rows to add come from the diff alone
     assert changes.cleanup == ('DROP TABLE IF EXISTS "_delta_diff_pubmed_links"',)
 
 

@@ -263,7 +263,10 @@ class Loader(ABC):
     # -- delta loads ------------------------------------------------------------------------
 
     def finish_delta_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
-        """Like finish_staging, minus the secondary indexes a comparison does not use."""
+        """Like finish_staging, minus what a comparison does not use.
+
+        That is the secondary indexes, and the statistics of a table compared as whole rows.
+        """
         table = sql.staging_name(spec.table)
         if encoded.scratch_columns:
             with self.transaction():
@@ -272,7 +275,10 @@ class Loader(ABC):
         for index in indexes(spec):
             if index.unique and self.try_unique_index(table, index):
                 key = index.columns
-        self.analyze(table)
+        if key:
+            # Only the keyed comparison's joins are planned from statistics; the whole-row one
+            # aggregates both tables whatever they hold, and the table is dropped after it.
+            self.analyze(table)
         return key
 
     def change_sql(self, spec: FileSpec, key: tuple[str, ...] | None) -> sql.ChangeSql:

@@ -188,6 +188,12 @@ def _match(spec: FileSpec, left: str, right: str, columns: Sequence[str]) -> str
     return " AND ".join(parts) or "TRUE"
 
 
+def _equal(left: str, right: str, columns: Sequence[str]) -> str:
+    """Plain equality, for key columns: a key proven unique is never NULL, and a full join
+    needs a condition both databases can hash or merge (IS NOT DISTINCT FROM is neither)."""
+    return " AND ".join(f"{left}.{ident(c)} = {right}.{ident(c)}" for c in columns)
+
+
 def _differs(left: str, right: str, columns: Sequence[str]) -> str:
     return (
         " OR ".join(f"{left}.{ident(c)} IS DISTINCT FROM {right}.{ident(c)}" for c in columns)
@@ -210,43 +216,62 @@ class ChangeSql:
 
 
 def keyed_changes(schema: str, spec: FileSpec, key: Sequence[str]) -> ChangeSql:
+    """Rows matched on a natural key, classified by one full join of both releases.
+
+    The join keeps the key of every row to insert ('i'), update ('u') or delete ('d'); the
+    counts read that short list and the apply joins it back to each table by key, so neither
+    table is compared whole a second time.
+    """
     prod, stage = qname(schema, spec.table), qname(schema, staging_name(spec.table))
     values = [c for c in spec.column_names if c not in key]
     cols = ", ".join(ident(c) for c in spec.column_names)
-    on_key = _match(spec, "p", "s", key)
-    missing_in_stage = f"NOT EXISTS (SELECT 1 FROM {stage} s WHERE {on_key})"
-    missing_in_prod = f"NOT EXISTS (SELECT 1 FROM {prod} p WHERE {on_key})"
-    differs = _differs("s", "p", values)
+    changes = ident(f"_delta_keys_{spec.table}")
+    first = ident(key[0])
+    kind = f"CASE WHEN p.{first} IS NULL THEN 'i' WHEN s.{first} IS NULL THEN 'd' ELSE 'u' END"
+    picked = ", ".join(f"coalesce(p.{ident(c)}, s.{ident(c)}) AS {ident(c)}" for c in key)
     sets = ", ".join(f"{ident(c)} = s.{ident(c)}" for c in values)
-    apply = [f"DELETE FROM {prod} p WHERE {missing_in_stage}"]
+    apply = [
+        f"DELETE FROM {prod} p WHERE EXISTS "
+        f"(SELECT 1 FROM {changes} c WHERE c.kind = 'd' AND {_equal('p', 'c', key)})"
+    ]
     if values:
-        apply.append(f"UPDATE {prod} p SET {sets} FROM {stage} s WHERE {on_key} AND ({differs})")
+        apply.append(
+            f"UPDATE {prod} p SET {sets} FROM {stage} s, {changes} c "
+            f"WHERE c.kind = 'u' AND {_equal('p', 'c', key)} AND {_equal('s', 'c', key)}"
+        )
     apply.append(
-        f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage} s WHERE {missing_in_prod}"
+        f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage} s WHERE EXISTS "
+        f"(SELECT 1 FROM {changes} c WHERE c.kind = 'i' AND {_equal('s', 'c', key)})"
     )
+    count = f"SELECT count(*) FROM {changes} WHERE kind = "
     return ChangeSql(
-        count_inserted=f"SELECT count(*) FROM {stage} s WHERE {missing_in_prod}",
-        count_deleted=f"SELECT count(*) FROM {prod} p WHERE {missing_in_stage}",
-        count_updated=(
-            f"SELECT count(*) FROM {stage} s JOIN {prod} p ON {on_key} WHERE {differs}"
-            if values
-            else None
+        count_inserted=count + "'i'",
+        count_deleted=count + "'d'",
+        count_updated=count + "'u'" if values else None,
+        prepare=(
+            f"CREATE TEMP TABLE {changes} AS SELECT {picked}, {kind} AS kind "
+            f"FROM {prod} p FULL JOIN {stage} s ON {_equal('p', 's', key)} "
+            f"WHERE p.{first} IS NULL OR s.{first} IS NULL OR ({_differs('s', 'p', values)})",
         ),
-        prepare=(),
         apply=tuple(apply),
-        cleanup=(),
+        cleanup=(f"DROP TABLE IF EXISTS {changes}",),
+        temp_tables=(f"_delta_keys_{spec.table}",),
     )
 
 
 def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
     """Whole-row comparison that counts duplicates, in one aggregate over both releases.
 
-    ``n`` is a distinct row's copies in production minus its copies in the new release; for
-    every row with ``n <> 0`` all production copies are replaced by the new release's copies,
-    which is exact whatever the multiplicities.
+    Per distinct row, ``n`` is its copies in production minus its copies in the new release,
+    and ``copies`` its copies in the new release. A row with ``n > 0`` loses every production
+    copy and gets the release's ``copies`` back; a row with ``n < 0`` gains the ``-n`` it
+    lacks. Either way the table ends with exactly the release's copies, whatever the
+    multiplicities, and the rows inserted come from the diff, not from a second scan of the
+    whole staging table.
     """
     prod, stage = qname(schema, spec.table), qname(schema, staging_name(spec.table))
     cols = ", ".join(ident(c) for c in spec.column_names)
+    from_diff = ", ".join(f"d.{ident(c)}" for c in spec.column_names)
     diff = ident(f"_delta_diff_{spec.table}")
     match = _match(spec, "d", "t", spec.column_names)
     return ChangeSql(
@@ -254,15 +279,17 @@ def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
         count_deleted=f"SELECT coalesce(sum(n), 0) FROM {diff} WHERE n > 0",
         count_updated=None,
         prepare=(
-            f"CREATE TEMP TABLE {diff} AS SELECT {cols}, sum(side) AS n FROM ("
+            # The cast: DuckDB sums integers into HUGEINT, which generate_series refuses.
+            f"CREATE TEMP TABLE {diff} AS SELECT {cols}, CAST(sum(side) AS bigint) AS n, "
+            f"count(*) FILTER (WHERE side < 0) AS copies FROM ("
             f"SELECT {cols}, 1 AS side FROM {prod} UNION ALL "
             f"SELECT {cols}, -1 AS side FROM {stage}) u "
             f"GROUP BY {cols} HAVING sum(side) <> 0",
         ),
         apply=(
-            f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {diff} d WHERE {match})",
-            f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage} t "
-            f"WHERE EXISTS (SELECT 1 FROM {diff} d WHERE {match})",
+            f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {diff} d WHERE d.n > 0 AND {match})",
+            f"INSERT INTO {prod} ({cols}) SELECT {from_diff} FROM {diff} d, "
+            "generate_series(1, CASE WHEN d.n > 0 THEN d.copies ELSE -d.n END) g",
         ),
         cleanup=(f"DROP TABLE IF EXISTS {diff}",),
         temp_tables=(f"_delta_diff_{spec.table}",),
