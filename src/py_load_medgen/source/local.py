@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from py_load_medgen.errors import SourceError
 from py_load_medgen.release.files import FileSpec, spec_for_file
 from py_load_medgen.source.base import Source, SourceFile, gzip_mtime, sha256_file
+
+log = logging.getLogger(__name__)
 
 
 class LocalSource(Source):
@@ -35,15 +38,26 @@ class LocalSource(Source):
         return found
 
     def unknown_files(self) -> list[str]:
-        """Files in the directory that no spec describes (reported, never loaded)."""
+        """Files in the directory that no spec describes (reported, never loaded); hidden
+        files and a download cache's partial files are not release files."""
         return sorted(
             p.name
             for p in self.directory.iterdir()
-            if p.is_file() and spec_for_file(p.name) is None and not p.name.startswith(".")
+            if p.is_file()
+            and spec_for_file(p.name) is None
+            and not p.name.startswith(".")
+            and not p.name.endswith((".part", ".part.json", ".tmp"))
         )
 
     def fetch(self, specs: Sequence[FileSpec]) -> list[SourceFile]:
         found = self.listing()
+        unknown = self.unknown_files()
+        if unknown:
+            log.warning(
+                "%s holds files the loader does not know (not loaded): %s",
+                self.directory,
+                ", ".join(unknown),
+            )
         missing = [s.name for s in specs if s.table not in found]
         if missing:
             raise SourceError(
