@@ -66,6 +66,17 @@ def connected(uri: str) -> DuckDBLoader:
 # -- the URI ----------------------------------------------------------------------------------
 
 
+def test_a_file_named_like_the_schema_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        connected(f"duckdb:///{(tmp_path / 'medgen.duckdb').as_posix()}").close()
+        assert "write medgen.medgen.concepts there" in caplog.text
+        caplog.clear()
+        connected(f"duckdb:///{(tmp_path / 'medgen-mirror.duckdb').as_posix()}").close()
+    assert not caplog.text
+
+
 def test_uri_forms() -> None:
     assert parse_uri("duckdb:///medgen.duckdb")[0] == "medgen.duckdb"
     assert parse_uri("duckdb:////var/lib/medgen.duckdb")[0] == "/var/lib/medgen.duckdb"

@@ -210,6 +210,13 @@ class Loader(ABC):
         naming the file, line and column.
         """
 
+    def drop_scratch(self, table: str, encoded: EncodedFile) -> None:
+        """Drop the columns the parser used as scratch space (a trailing delimiter's field)."""
+        if encoded.scratch_columns:
+            with self.transaction():
+                for column in encoded.scratch_columns:
+                    self.execute(sql.drop_column(self.schema, table, column))
+
     def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
         """Drop scratch columns, build indexes, gather statistics.
 
@@ -217,9 +224,7 @@ class Loader(ABC):
         are then matched whole in delta loads).
         """
         table = sql.staging_name(spec.table)
-        if encoded.scratch_columns:
-            with self.transaction():
-                self.execute(sql.drop_columns(self.schema, table, encoded.scratch_columns))
+        self.drop_scratch(table, encoded)
         key: tuple[str, ...] | None = None
         for wanted in indexes(spec):
             index = wanted
@@ -268,9 +273,7 @@ class Loader(ABC):
         That is the secondary indexes, and the statistics of a table compared as whole rows.
         """
         table = sql.staging_name(spec.table)
-        if encoded.scratch_columns:
-            with self.transaction():
-                self.execute(sql.drop_columns(self.schema, table, encoded.scratch_columns))
+        self.drop_scratch(table, encoded)
         key = None
         for index in indexes(spec):
             if index.unique and self.try_unique_index(table, index):

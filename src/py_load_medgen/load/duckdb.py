@@ -109,6 +109,15 @@ class DuckDBLoader(Loader):
             self._conn = self._open(MEMORY)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.stem == self.schema:
+            log.warning(
+                "%s: DuckDB names a database after its file, so other DuckDB clients will find "
+                "%s.concepts ambiguous (write %s.%s.concepts there), or name the file otherwise",
+                self.path,
+                self.schema,
+                self.schema,
+                self.schema,
+            )
         # The file is attached under a fixed name rather than opened directly: DuckDB names a
         # database after its file, and a catalog "medgen" would make "medgen"."concepts"
         # ambiguous with the schema. Loaders of one file in one process share an instance
@@ -289,12 +298,10 @@ class DuckDBLoader(Loader):
         return rows
 
     def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
-        # Overrides the shared version: DuckDB takes one DROP COLUMN per ALTER TABLE, and
-        # indexes would block the swap's RENAME (see the module docstring).
+        # Overrides the shared version: indexes would block the swap's RENAME (see the module
+        # docstring).
         table = sql.staging_name(spec.table)
-        with self.transaction():
-            for column in encoded.scratch_columns:
-                self.execute(sql.drop_columns(self.schema, table, [column]))
+        self.drop_scratch(table, encoded)
         for index in indexes(spec):
             if not index.unique:
                 continue

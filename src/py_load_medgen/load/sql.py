@@ -97,9 +97,9 @@ def create_table(
     return f"CREATE {kind}TABLE {qname(schema, table)} ({', '.join(parts)})"
 
 
-def drop_columns(schema: str, table: str, columns: Sequence[str]) -> str:
-    drops = ", ".join(f"DROP COLUMN {ident(c)}" for c in columns)
-    return f"ALTER TABLE {qname(schema, table)} {drops}"
+def drop_column(schema: str, table: str, column: str) -> str:
+    # One column per statement: DuckDB takes a single DROP COLUMN per ALTER TABLE.
+    return f"ALTER TABLE {qname(schema, table)} DROP COLUMN {ident(column)}"
 
 
 def create_index(schema: str, table: str, index: Index, *, name: str | None = None) -> str:
