@@ -185,7 +185,7 @@ def pg_uri(pg_admin_dsn: str) -> Iterator[str]:
 
 @pytest.fixture
 def duckdb_uri(tmp_path: Path) -> str:
-    return f"duckdb:///{(tmp_path / 'medgen.duckdb').as_posix()}"
+    return f"duckdb:///{(tmp_path / 'medgen-mirror.duckdb').as_posix()}"
 
 
 @pytest.fixture(params=["postgresql", "duckdb"])

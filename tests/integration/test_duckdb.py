@@ -262,7 +262,7 @@ def test_lock_file_names_the_holder_and_goes_away(
 ) -> None:
     holder = connected(duckdb_uri)
     holder.acquire_lock("holder-run")
-    lock = tmp_path / "medgen.duckdb.lock"
+    lock = tmp_path / "medgen-mirror.duckdb.lock"
     try:
         record = json.loads(lock.read_text())
         assert record["pid"] == os.getpid()
@@ -296,7 +296,7 @@ def test_lock_of_a_dead_process_is_taken_over(
         text=True,
         check=True,
     )
-    lock = tmp_path / "medgen.duckdb.lock"
+    lock = tmp_path / "medgen-mirror.duckdb.lock"
     stale = {"pid": int(finished.stdout), "host": socket.gethostname(), "run_id": "killed-run"}
     lock.write_text(json.dumps(stale))
     loader = connected(duckdb_uri)
@@ -311,7 +311,7 @@ def test_lock_of_a_dead_process_is_taken_over(
 
 
 def test_lock_of_another_host_is_respected(tmp_path: Path, duckdb_uri: str) -> None:
-    lock = tmp_path / "medgen.duckdb.lock"
+    lock = tmp_path / "medgen-mirror.duckdb.lock"
     lock.write_text(json.dumps({"pid": 1, "host": "elsewhere.example", "run_id": "far-run"}))
     loader = connected(duckdb_uri)
     try:
@@ -523,14 +523,14 @@ def test_sigkill_leaves_old_or_new_release(
     point: str, crash_releases: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
     _, r2, template = crash_releases
-    path = tmp_path / "medgen.duckdb"
+    path = tmp_path / "medgen-mirror.duckdb"
     shutil.copy(template, path)
     uri = f"duckdb:///{path.as_posix()}"
     before = _fingerprints(uri)
     proc = _load(r2, uri, fault=f"KILL:{point}")
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    assert json.loads((tmp_path / "medgen.duckdb.lock").read_text())["pid"] == proc.pid
+    assert json.loads((tmp_path / "medgen-mirror.duckdb.lock").read_text())["pid"] == proc.pid
     after_kill = _fingerprints(uri)
     rerun = _load(r2, uri)  # takes over the dead process's lock and finishes the job
     _, err = rerun.communicate()
@@ -541,12 +541,12 @@ def test_sigkill_leaves_old_or_new_release(
     killed = "succeeded" if point == "published" else "failed"
     assert [s for (s,) in runs] == ["succeeded", killed, "succeeded"]
     assert _staged(uri) == [(0,)]
-    assert not (tmp_path / "medgen.duckdb.lock").exists()
+    assert not (tmp_path / "medgen-mirror.duckdb.lock").exists()
 
 
 def test_sigterm_rolls_back(crash_releases: tuple[Path, Path, Path], tmp_path: Path) -> None:
     _, r2, template = crash_releases
-    path = tmp_path / "medgen.duckdb"
+    path = tmp_path / "medgen-mirror.duckdb"
     shutil.copy(template, path)
     uri = f"duckdb:///{path.as_posix()}"
     before = _fingerprints(uri)
@@ -562,7 +562,7 @@ def test_sigterm_rolls_back(crash_releases: tuple[Path, Path, Path], tmp_path: P
     assert "rolled back" in err
     assert _fingerprints(uri) == before
     assert _staged(uri) == [(0,)]
-    assert not (tmp_path / "medgen.duckdb.lock").exists()
+    assert not (tmp_path / "medgen-mirror.duckdb.lock").exists()
 
 
 def test_delta_with_scratch_columns_runs_the_shared_change_capture(
