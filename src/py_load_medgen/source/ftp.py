@@ -17,7 +17,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
 from py_load_medgen.redact import redact_uri
-from py_load_medgen.source.transport import Body, Entry, NotModified, Transport, interrupted
+from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,14 @@ def _entry(name: str, size: int | None, stamp: str | None) -> Entry:
     return Entry(name, size, _mdtm_time(stamp), None, stamp, f"{size} {stamp}")
 
 
-class FtpBody(Body):
+class FtpBody(StreamBody):
+    errors = _NET_ERRORS
+
     def __init__(self, url: str, ftp: ftplib.FTP, sock: socket.socket, entry: Entry, offset: int):
         self.url, self.ftp, self.sock, self.entry, self.offset = url, ftp, sock, entry, offset
 
-    def read(self, size: int) -> bytes:
-        try:
-            return self.sock.recv(size)
-        except _NET_ERRORS as exc:
-            raise interrupted(self.url, exc) from None
+    def receive(self, size: int) -> bytes:
+        return self.sock.recv(size)
 
     def close(self) -> None:
         self.sock.close()

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from py_load_medgen.errors import SourceError, TransientSourceError
 from py_load_medgen.redact import redact_uri
 from py_load_medgen.source.retry import RetryAfterError
-from py_load_medgen.source.transport import Body, Entry, NotModified, Transport, interrupted
+from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 from py_load_medgen.version import __version__
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,11 @@ def _retry_after(headers: Message) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0) if when else None
 
 
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
 class _SameOrigin(urllib.request.HTTPRedirectHandler):
     """Follows redirects only within the scheme and host the request started on."""
 
@@ -110,11 +115,11 @@ class _SameOrigin(urllib.request.HTTPRedirectHandler):
         headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        old, new = urlsplit(req.full_url), urlsplit(urljoin(req.full_url, newurl))
-        moved = (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port)
+        new = urljoin(req.full_url, newurl)
+        moved = _origin(req.full_url) != _origin(new)
         if moved and not self.allow_elsewhere:
             raise SourceError(
-                f"{redact_uri(req.full_url)} redirects to {redact_uri(new.geturl())}, "
+                f"{redact_uri(req.full_url)} redirects to {redact_uri(new)}, "
                 "another scheme or host",
                 hint="use that URL as --source, or pass --allow-redirects if you trust it",
             )
@@ -124,16 +129,15 @@ class _SameOrigin(urllib.request.HTTPRedirectHandler):
         return follow
 
 
-class HttpBody(Body):
+class HttpBody(StreamBody):
+    errors = _NET_ERRORS
+
     def __init__(self, url: str, response: http.client.HTTPResponse, entry: Entry, offset: int):
         self.url, self.response, self.entry, self.offset = url, response, entry, offset
 
-    def read(self, size: int) -> bytes:
-        try:
-            # read1 returns what has arrived: a stall or a drop loses nothing already received.
-            return self.response.read1(size)
-        except _NET_ERRORS as exc:
-            raise interrupted(self.url, exc) from None
+    def receive(self, size: int) -> bytes:
+        # read1 returns what has arrived: a stall or a drop loses nothing already received.
+        return self.response.read1(size)
 
     def close(self) -> None:
         self.response.close()
@@ -165,8 +169,12 @@ class HttpTransport(Transport):
     def listing(self) -> list[Entry]:
         with self._checked(self.base) as response:
             page = response.read().decode("utf-8", errors="replace")
-            # Links are relative to where the listing was found, after any redirect.
-            self.base = response.geturl()
+            # Links are relative to where the listing was found, after any redirect; the
+            # credentials were for the server asked, not for one it redirected to.
+            found = response.geturl()
+            if _origin(found) != _origin(self.base):
+                self.auth = {}
+            self.base = found
         return [Entry(name, None) for name in listed_names(page)]
 
     def stat(self, name: str) -> Entry:
@@ -205,6 +213,11 @@ class HttpTransport(Transport):
             if start == offset:
                 return HttpBody(redact_uri(url), response, entry, offset)
             response.close()
+            if not resuming:
+                raise SourceError(
+                    f"{redact_uri(url)}: a partial answer (206) to a request for the whole file",
+                    hint="the server or a proxy on the way misbehaves; try again later",
+                )
             log.info("%s: the server did not resume at byte %d; starting over", name, offset)
             return self.open(name)
         if resuming:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +74,6 @@ class Mirror(Source):
         self.transport = transport
         self.cache = cache
         self.settings = settings or DownloadSettings()
-        self.last: list[Fetched] = []
         self._stop = threading.Event()
         self._emit = threading.Lock()
         self._done: dict[str, int] = {}
@@ -139,9 +139,9 @@ class Mirror(Source):
         with _locked(self.cache):
             manifest = _read_manifest(self.cache)
             done = self._run_all(specs, known, manifest)
-        self.last = [done[s.table] for s in specs]
-        self._log_summary(self.last, time.monotonic() - started)
-        return self.last
+        fetched = [done[s.table] for s in specs]
+        self._log_summary(fetched, time.monotonic() - started)
+        return fetched
 
     def _run_all(
         self, specs: Sequence[FileSpec], known: dict[str, Entry], manifest: dict[str, Any]
@@ -327,10 +327,11 @@ def _cached_entry(path: Path, recorded: Any) -> Entry | None:
         return None
     if recorded.get("size") != path.stat().st_size:
         return None
+    modified = recorded.get("modified")
     return Entry(
         path.name,
         recorded.get("size"),
-        None,
+        datetime.fromisoformat(modified) if isinstance(modified, str) else None,
         recorded.get("etag"),
         recorded.get("last_modified"),
         recorded.get("version"),
@@ -354,6 +355,7 @@ def _manifest_entry(fetched: Fetched) -> dict[str, Any]:
         "size": fetched.file.size,
         "etag": fetched.entry.etag,
         "last_modified": fetched.entry.last_modified,
+        "modified": fetched.entry.modified.isoformat() if fetched.entry.modified else None,
         "version": fetched.entry.version,
         "sha256": fetched.file.sha256,
         "url": fetched.file.url,

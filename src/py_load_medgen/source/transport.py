@@ -78,6 +78,28 @@ class Body(ABC):
         self.close()
 
 
+class StreamBody(Body):
+    """A body read from a connection: a failure part-way is transient, and the next attempt
+    resumes where the bytes stopped."""
+
+    url: str
+    errors: tuple[type[BaseException], ...] = (OSError,)
+    """What the connection raises when it drops or stalls."""
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.receive(size)
+        except self.errors as exc:
+            raise TransientSourceError(
+                f"{self.url}: transfer interrupted ({exc.__class__.__name__}: {exc})",
+                hint="the connection dropped; a new run resumes where this one stopped",
+            ) from None
+
+    @abstractmethod
+    def receive(self, size: int) -> bytes:
+        """Up to ``size`` bytes of what has arrived; ``b""`` at the end."""
+
+
 class NotModified(Body):
     """The server confirmed the cached copy is current."""
 
@@ -88,14 +110,6 @@ class NotModified(Body):
 
     def read(self, size: int) -> bytes:
         return b""
-
-
-def interrupted(url: str, exc: BaseException) -> TransientSourceError:
-    """The error for a transfer that stopped part-way: retried, and resumed where it stopped."""
-    return TransientSourceError(
-        f"{url}: transfer interrupted ({exc.__class__.__name__}: {exc})",
-        hint="the connection dropped; a new run resumes where this one stopped",
-    )
 
 
 class Transport(ABC):

@@ -49,6 +49,7 @@ def test_mirror_lists_with_mlsd_and_skips_unchanged_files(
         assert any(c.startswith("MLSD") for c in state.commands)
         (again,) = mirror(url, tmp_path / "c").mirror(concepts)
         assert again.outcome == "unchanged" and again.file.sha256 == got.file.sha256
+        assert again.file.identity() == got.file.identity()
         assert sum(1 for c in state.commands if c.startswith("RETR")) == 1
         served.write_bytes(names_file(seed=5))
         (changed,) = mirror(url, tmp_path / "c").mirror(concepts)

@@ -56,6 +56,8 @@ def test_mirror_verifies_then_skips_what_did_not_change(
         (again,) = mirror(url, cache).mirror(concepts)
         assert again.outcome == "unchanged" and again.transferred == 0
         assert again.file.sha256 == first.file.sha256
+        # The run metadata of an unchanged file is as complete as a downloaded one's.
+        assert again.file.identity() == first.file.identity()
         last = server.gets(NAMES)[-1]
         assert (last.status, last.body_bytes) == (304, 0)
         assert last.headers["If-None-Match"] == first.file.etag
@@ -169,6 +171,9 @@ def test_permanent_failures_fail_fast_naming_the_url(
             assert not caught.value.retryable and caught.value.hint
             assert time.monotonic() - started < 0.9
         assert [s.status for s in server.gets(NAMES)] == [404, 403]
+        server.fault(NAMES, Fault(status=206))  # a range nobody asked for
+        with pytest.raises(SourceError, match="a partial answer"):
+            mirror(url, tmp_path / "c", retry=patient).mirror(concepts)
         with pytest.raises(SourceError, match="HTTP 404"):
             mirror(url + "nope/", tmp_path / "c", retry=patient).mirror(concepts)
 
@@ -261,6 +266,8 @@ def test_credentials_in_the_url_are_sent_but_never_shown(
         moved = mirror(secret + "GONE/", tmp_path / "b", allow_redirects=True)
         assert "concepts" in moved.known_entries()
         assert "Authorization" not in server.log[-1].headers  # not for another host
+        moved.mirror(concepts)  # the files too: they are on the other host now
+        assert "Authorization" not in server.gets(NAMES)[-1].headers
         with pytest.raises(SourceError) as caught:
             mirror(secret + "nope/", tmp_path / "c").mirror(concepts)
     shown = " ".join([str(caught.value), got.file.url or "", caplog.text])
