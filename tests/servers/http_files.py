@@ -104,6 +104,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.server_state.log.append(Served(self.command, self.path, status, headers, body))
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+        self._record(status, 0 if self.command == "HEAD" else len(body))
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -111,7 +112,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._record(status, 0 if self.command == "HEAD" else len(body))
 
     def _serve(self, head: bool) -> None:
         state = self.server_state
@@ -156,6 +156,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         body = data[start:]
         status = 206 if start else 200
+        cut = fault.drop_after if fault.drop_after is not None else fault.stall_after
+        # Logged before anything is sent: a client that has its answer may ask again at once.
+        self._record(status, 0 if head else len(body) if cut is None else cut)
         self.send_response(status)
         for key, value in common.items():
             self.send_header(key, value)
@@ -165,20 +168,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if fault.replace_with is not None:
             file.write_bytes(fault.replace_with)
-        if head:
-            self._record(status, 0)
-            return
-        self._send_body(body, fault, status)
+        if not head:
+            self._send_body(body, cut, fault)
 
-    def _send_body(self, body: bytes, fault: Fault, status: int) -> None:
-        cut = fault.drop_after if fault.drop_after is not None else fault.stall_after
+    def _send_body(self, body: bytes, cut: int | None, fault: Fault) -> None:
         if cut is None:
             self.wfile.write(body)
-            self._record(status, len(body))
             return
         self.wfile.write(body[:cut])
         self.wfile.flush()
-        self._record(status, cut)
         if fault.stall_after is not None:
             time.sleep(fault.stall_seconds)
         self.close_connection = True
