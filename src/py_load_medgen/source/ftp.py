@@ -10,7 +10,7 @@ from __future__ import annotations
 import ftplib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import unquote, urljoin, urlsplit
@@ -47,6 +47,9 @@ class FtpBody(StreamBody):
 
     def receive(self, size: int) -> bytes:
         return self.sock.recv(size)
+
+    def connection(self) -> socket.socket | None:
+        return self.sock
 
     def close(self) -> None:
         self.sock.close()
@@ -134,6 +137,11 @@ class FtpTransport(Transport):
     def stat(self, name: str) -> Entry:
         with self._session(self.url_of(name)) as ftp:
             return self._stat(ftp, name)
+
+    def stat_many(self, names: Sequence[str]) -> list[Entry]:
+        # One login for all: a login costs several round trips, SIZE and MDTM one each.
+        with self._session(self.describe()) as ftp:
+            return [self._stat(ftp, name) for name in names]
 
     def open(
         self,

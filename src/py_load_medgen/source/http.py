@@ -14,6 +14,7 @@ import html.parser
 import http.client
 import logging
 import re
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -138,6 +139,11 @@ class HttpBody(StreamBody):
     def receive(self, size: int) -> bytes:
         # read1 returns what has arrived: a stall or a drop loses nothing already received.
         return self.response.read1(size)
+
+    def connection(self) -> socket.socket | None:
+        # http.client keeps the socket private: this is where its buffered reader holds it.
+        sock = getattr(getattr(self.response.fp, "raw", None), "_sock", None)
+        return sock if isinstance(sock, socket.socket) else None
 
     def close(self) -> None:
         self.response.close()

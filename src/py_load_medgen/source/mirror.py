@@ -9,12 +9,13 @@ version and SHA-256, so an unchanged file is never transferred twice.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -40,6 +41,8 @@ CHUNK = 1 << 20
 MANIFEST = ".py-load-medgen-manifest.json"
 LOCK = ".py-load-medgen.lock"
 PART, NOTE = ".part", ".part.json"
+_GRACE = 2.0
+"""Seconds an interrupted run gives its downloads to stop before it exits without them."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Mirror(Source):
         self._emit = threading.Lock()
         self._done: dict[str, int] = {}
         self._totals: dict[str, int | None] = {}
+        self._open: set[Body] = set()
 
     def describe(self) -> str:
         return self.transport.describe()
@@ -115,10 +119,8 @@ class Mirror(Source):
 
     def list_files(self) -> list[Entry]:
         """Each known file with its exact size and version, without transferring any."""
-        return [self._stat(e.name) for e in self.known_entries().values()]
-
-    def _stat(self, name: str) -> Entry:
-        return retrying(self.settings.retry, lambda: self.transport.stat(name))
+        names = [e.name for e in self.known_entries().values()]
+        return retrying(self.settings.retry, lambda: self.transport.stat_many(names))
 
     # -- fetching ----------------------------------------------------------------------------
 
@@ -149,30 +151,86 @@ class Mirror(Source):
         self._stop.clear()
         self._done = {}
         self._totals = {known[s.table].name: known[s.table].size for s in specs}
+        jobs: queue.SimpleQueue[FileSpec] = queue.SimpleQueue()
+        for spec in _largest_first(specs, known):
+            jobs.put(spec)
+        results: queue.SimpleQueue[tuple[FileSpec, Fetched | BaseException]] = queue.SimpleQueue()
+
+        def work() -> None:
+            while not self._stop.is_set():
+                try:
+                    spec = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                entry = known[spec.table]
+                try:
+                    results.put((spec, self._mirror_one(spec, entry, manifest.get(entry.name))))
+                except BaseException as exc:  # re-raised by the main thread
+                    results.put((spec, exc))
+
+        # Daemon threads, not an executor: a worker stuck connecting to a silent server must
+        # not hold the process past an interrupt for the whole --timeout.
+        workers = [
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(work,),
+                name=f"py-load-medgen-download-{i}",
+                daemon=True,
+            )
+            for i in range(max(1, min(self.settings.parallel, len(specs))))
+        ]
+        for worker in workers:
+            worker.start()
         done: dict[str, Fetched] = {}
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, self.settings.parallel), thread_name_prefix="download"
-        )
         try:
-            futures = {
-                pool.submit(
-                    self._mirror_one, spec, known[spec.table], manifest.get(known[spec.table].name)
-                ): spec
-                for spec in _largest_first(specs, known)
-            }
-            for future in concurrent.futures.as_completed(futures):
-                fetched = future.result()
-                done[futures[future].table] = fetched
-                if fetched.outcome != "unchanged":
-                    manifest[fetched.file.name] = _manifest_entry(fetched)
+            while len(done) < len(specs):
+                try:
+                    spec, outcome = results.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                done[spec.table] = outcome
+                if outcome.outcome != "unchanged":
+                    manifest[outcome.file.name] = _manifest_entry(outcome)
                     _write_manifest(self.cache, manifest)
         except BaseException:
             self._stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._abort_transfers()
+            deadline = time.monotonic() + _GRACE
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
             raise
-        finally:
-            pool.shutdown(wait=True)
         return done
+
+    def _abort_transfers(self) -> None:
+        """Cut every open connection, so that no worker waits for bytes that may never come."""
+        with self._emit:
+            bodies = list(self._open)
+        for body in bodies:
+            body.abort()
+
+    def _sleep(self, seconds: float) -> None:
+        """The retry wait, cut short when the run stops."""
+        if self._stop.wait(seconds):
+            raise _StoppedError
+
+    @contextlib.contextmanager
+    def _opened(self, body: Body) -> Iterator[Body]:
+        with body, self._tracked(body):
+            if self._stop.is_set():
+                raise _StoppedError
+            yield body
+
+    @contextlib.contextmanager
+    def _tracked(self, body: Body) -> Iterator[None]:
+        with self._emit:
+            self._open.add(body)
+        try:
+            yield
+        finally:
+            with self._emit:
+                self._open.discard(body)
 
     def _mirror_one(self, spec: FileSpec, listed: Entry, recorded: Any) -> Fetched:
         name = listed.name
@@ -183,14 +241,13 @@ class Mirror(Source):
 
         def attempt() -> tuple[Entry, str, bool] | None:
             offset, validator = _partial(self.cache, name)
-            with self.transport.open(
-                name, offset=offset, validator=validator, cached=cached
-            ) as body:
+            body = self.transport.open(name, offset=offset, validator=validator, cached=cached)
+            with self._opened(body):
                 if body.not_modified:
                     return None
                 return self._receive(spec, body, listed, received)
 
-        result = retrying(self.settings.retry, attempt)
+        result = retrying(self.settings.retry, attempt, sleep=self._sleep)
         seconds = time.monotonic() - started
         if result is None:
             assert cached is not None and isinstance(recorded, dict)  # noqa: S101
@@ -255,6 +312,8 @@ class Mirror(Source):
                     with self._emit:
                         events.emit("download_chunk", table=spec.table, file=name, bytes=len(chunk))
                     self._advance(name, done, size)
+            if self._stop.is_set():
+                raise _StoppedError  # the connection was cut: the bytes so far stay for a resume
             if size is not None and done < size:
                 raise TransientSourceError(
                     f"{url}: the transfer ended after {done:,} of {size:,} bytes",

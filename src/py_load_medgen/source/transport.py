@@ -6,8 +6,11 @@ bookkeeping, verification, parallelism) the same way for both.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -66,6 +69,9 @@ class Body(ABC):
     def close(self) -> None:  # noqa: B027 - most bodies have something to close
         pass
 
+    def abort(self) -> None:  # noqa: B027 - a body without a connection has nothing to cut
+        """Cut the connection, from any thread: a read waiting for bytes returns at once."""
+
     def __enter__(self) -> Self:
         return self
 
@@ -98,6 +104,17 @@ class StreamBody(Body):
     @abstractmethod
     def receive(self, size: int) -> bytes:
         """Up to ``size`` bytes of what has arrived; ``b""`` at the end."""
+
+    @abstractmethod
+    def connection(self) -> socket.socket | None:
+        """The socket the bytes arrive on, while it is open."""
+
+    def abort(self) -> None:
+        # Closing a socket does not wake a thread blocked reading it; shutting it down does.
+        sock = self.connection()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class NotModified(Body):
@@ -133,6 +150,10 @@ class Transport(ABC):
     @abstractmethod
     def stat(self, name: str) -> Entry:
         """One file's exact size and version, without transferring it."""
+
+    def stat_many(self, names: Sequence[str]) -> list[Entry]:
+        """``stat`` of each name; a transport with sessions asks them all in one."""
+        return [self.stat(name) for name in names]
 
     @abstractmethod
     def open(

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import ftplib
 import logging
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from py_load_medgen.errors import SourceError, TransientSourceError
 from py_load_medgen.release.files import FileSpec, spec_for_table
+from py_load_medgen.source.ftp import FtpBody
 from py_load_medgen.source.mirror import DownloadSettings, Mirror, open_mirror
 from py_load_medgen.source.retry import RetryPolicy
+from py_load_medgen.source.transport import Entry
 from tests.servers.ftp_files import FtpState, serve_ftp
 from tests.unit.source.conftest import FAST, names_file
 
@@ -141,11 +147,16 @@ def test_load_and_check_update_over_ftp(ftp_root: Path, tmp_path: Path) -> None:
     from py_load_medgen.cli import main
 
     db = tmp_path / "m.duckdb"
-    with serve_ftp(ftp_root) as (url, _):
+    with serve_ftp(ftp_root) as (url, state):
         args = ["load", "--source", url, "--files", NAMES, "--db-uri", f"duckdb:///{db}"]
         assert main([*args, "--download-dir", str(tmp_path / "dl")]) == 0
-        # check-update asks the server for exact sizes and times (SIZE, MDTM), nothing more.
+        state.commands.clear()
+        # check-update asks the server for exact sizes and times (SIZE, MDTM), nothing more,
+        # over one login for the listing and one for every file.
         assert main(["check-update", "--source", url, "--db-uri", f"duckdb:///{db}"]) == 0
+        logins = [c for c in state.commands if c.startswith("USER")]
+        assert len(logins) == 2, state.commands
+        assert not [c for c in state.commands if c.startswith("RETR")]
     with duckdb.connect(str(db), read_only=True) as conn:
         row = conn.execute(
             "SELECT url, size, sha256, modified, gzip_mtime FROM medgen.etl_run_files"
@@ -153,3 +164,18 @@ def test_load_and_check_update_over_ftp(ftp_root: Path, tmp_path: Path) -> None:
     assert row is not None
     assert row[0] == url + NAMES and row[1] == (ftp_root / "pub/medgen" / NAMES).stat().st_size
     assert len(row[2]) == 64 and row[3] is not None and row[4] is not None
+
+
+def test_abort_wakes_a_read_waiting_on_a_silent_server() -> None:
+    near, far = socket.socketpair()
+    control = ftplib.FTP()  # noqa: S321 - never connected: the body only reads its data socket
+    body = FtpBody("ftp://127.0.0.1/pub/medgen/" + NAMES, control, near, Entry(NAMES, 9), 0)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(body.read(1024)))
+    reader.start()
+    time.sleep(0.2)
+    body.abort()
+    reader.join(2)
+    assert not reader.is_alive() and got == [b""]
+    near.close()
+    far.close()

@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import shutil
+import signal
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -113,6 +115,59 @@ def test_stall_past_the_timeout_is_retried_and_resumed(
         (got,) = mirror(url, tmp_path / "c", retry=quick).mirror(concepts)
     assert time.monotonic() - started < 2.5
     assert server.gets(NAMES)[-1].headers["Range"] == "bytes=50000-"
+    assert got.file.path.read_bytes() == (release / NAMES).read_bytes()
+
+
+def test_a_failed_file_stops_the_others_at_once_keeping_their_partials(
+    release: Path, tmp_path: Path
+) -> None:
+    specs = [spec_for_table("concepts"), spec_for_table("relationships")]
+    cache = tmp_path / "c"
+    patient = RetryPolicy(attempts=3, timeout=30.0, base_delay=0.01)
+    with serve(release) as (url, server):
+        server.fault(NAMES, Fault(stall_after=50_000, stall_seconds=60))
+        # The wait for Retry-After lets NAMES reach its stall before MGREL turns out missing.
+        server.fault("MGREL.RRF.gz", Fault(status=503, headers={"Retry-After": "1"}))
+        server.fault("MGREL.RRF.gz", Fault(status=404))
+        started = time.monotonic()
+        with pytest.raises(SourceError, match="404"):
+            mirror(url, cache, retry=patient, parallel=2).mirror(specs)
+        elapsed = time.monotonic() - started
+    assert elapsed < 3.5, f"waited {elapsed:.1f}s for a stalled transfer after a failure"
+    assert (cache / (NAMES + ".part")).stat().st_size == 50_000
+    assert not (cache / NAMES).exists()
+
+
+def test_an_interrupt_stops_a_stalled_download_at_once_and_the_next_run_resumes(
+    release: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    cache = tmp_path / "c"
+    part = cache / (NAMES + ".part")
+    with serve(release) as (url, server):
+        server.fault(NAMES, Fault(stall_after=50_000, stall_seconds=60))
+        proc = subprocess.Popen(
+            [
+                *[sys.executable, "-m", "py_load_medgen.cli", "download", "--source", url],
+                *["--files", NAMES, "--download-dir", str(cache), "--timeout", "60"],
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not (part.exists() and part.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the rest of the 50,000 bytes, then the silence
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - interrupted
+        assert proc.returncode == 130, err
+        assert elapsed < 3.0, f"took {elapsed:.1f}s to stop"
+        assert part.stat().st_size == 50_000
+        (got,) = mirror(url, cache).mirror(concepts)
+    assert server.gets(NAMES)[-1].headers["Range"] == "bytes=50000-"
+    assert got.outcome == "resumed"
     assert got.file.path.read_bytes() == (release / NAMES).read_bytes()
 
 
