@@ -15,7 +15,6 @@ Usage: python -m benchmarks.bench_backends [--scale 0.1] [--dsn postgresql://...
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from benchmarks.common import (
     run_measured,
     scratch_database,
     tool,
+    tool_env,
 )
 from py_load_medgen.release.files import FILES, spec_for_file
 
@@ -66,7 +66,7 @@ def load(
             "--rejects-dir",
             str(rejects),
         ],
-        env={**os.environ, "NO_COLOR": "1"},
+        env=tool_env(),
     )
     rows: dict[str, int] = {}
     copy_seconds: dict[str, float] = {}

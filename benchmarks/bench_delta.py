@@ -11,10 +11,17 @@ Usage: python -m benchmarks.bench_delta [--scale 0.05] [--dsn postgresql://...] 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from benchmarks.common import CACHE, DEFAULT_DSN, release, run_measured, scratch_database, tool
+from benchmarks.common import (
+    CACHE,
+    DEFAULT_DSN,
+    release,
+    run_measured,
+    scratch_database,
+    tool,
+    tool_env,
+)
 
 DELTA = ("--mode", "delta")
 
@@ -39,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     r1 = release(args.scale)
     r2 = churned(r1, 0.01 / 3)  # a third inserted, a third updated, a third deleted: ~1 %
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = tool_env()
 
     def load(uri: str, source: Path, *extra: str) -> float:
         cmd = [

@@ -20,7 +20,6 @@ Usage: python -m benchmarks.bench_download [--scale 0.3] [--parallel 4] [--runs 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import subprocess
@@ -31,11 +30,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.common import release, run_measured, tool
+from benchmarks.common import release, run_measured, tool, tool_env
 
-# As installed by pip, which compiles the bytecode: a shell that sets PYTHONDONTWRITEBYTECODE
-# would otherwise make every run recompile every module it imports.
-INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+INSTALLED = tool_env()
 
 
 def free_port() -> int:

@@ -17,7 +17,6 @@ Usage: python benchmarks/bench_full_load.py [--scale 0.1] [--dsn postgresql://..
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from benchmarks.common import (
     run_measured,
     scratch_database,
     tool,
+    tool_env,
 )
 from py_load_medgen.release.files import FILES, FileSpec
 
@@ -93,7 +93,7 @@ def main() -> None:
                 "--rejects-dir",
                 str(directory.parent / "rejects"),
             ],
-            env={**os.environ, "NO_COLOR": "1"},
+            env=tool_env(),
         )
     copy_seconds: dict[str, float] = {}
     rows: dict[str, int] = {}

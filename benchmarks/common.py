@@ -102,5 +102,13 @@ def json_events(stderr: str) -> list[dict[str, object]]:
     return events
 
 
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment the tool runs in, as installed by pip (which compiles the bytecode):
+    a shell that sets PYTHONDONTWRITEBYTECODE would make every run recompile every module it
+    imports, a cost no installed copy pays. Colours off: the output is parsed."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "NO_COLOR": "1", **extra}
+
+
 def tool() -> str:
     return str(Path(sys.executable).with_name("py-load-medgen"))
