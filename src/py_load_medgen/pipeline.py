@@ -347,6 +347,7 @@ def _delta(
             hint="run a full load: py-load-medgen load --mode full",
         )
     files = fetch(source, specs, run)
+    loader.prepare_delta()
     loader.prepare_staging(specs)
     loads: list[TableLoad] = []
     plans: list[tuple[FileSpec, tuple[str, ...] | None, bool]] = []

@@ -74,6 +74,37 @@ def test_full_then_delta_equals_full(
     assert len(churned) >= 10
 
 
+def test_duckdb_compares_big_tables_a_range_at_a_time_exactly(
+    two_releases: tuple[Path, Path, dict[str, Any]],
+    duckdb_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DuckDB's aggregate cannot spill, so big whole-row comparisons run in slices: forced
+    here on small tables, with integer (pubmed_links.uid) and text (source_links.cui) bounds."""
+    import py_load_medgen.load.duckdb as backend
+
+    monkeypatch.setattr(backend, "_SLICE_ROWS", 100)
+    sliced: dict[str, tuple[str, ...]] = {}
+    original = backend.DuckDBLoader._slices_of
+
+    def spy(self: backend.DuckDBLoader, spec: Any, rows: int) -> tuple[str, ...]:
+        sliced[spec.table] = original(self, spec, rows)
+        return sliced[spec.table]
+
+    monkeypatch.setattr(backend.DuckDBLoader, "_slices_of", spy)
+    r1, r2, expected = two_releases
+    assert load(r1, duckdb_uri) == 0
+    assert load(r2, duckdb_uri, "--mode", "delta") == 0
+    assert len(sliced["pubmed_links"]) > 20 and len(sliced["source_links"]) > 1, sliced
+    assert "IS NULL" in sliced["source_links"][0] and "'" in sliced["source_links"][1]
+    assert_mirrors(duckdb_uri, r2, [s.table for s in FILES])
+    counts = run_counts(duckdb_uri)
+    for table, want in expected.items():
+        assert counts[table][:4] == tuple(
+            want[k] for k in ("inserted", "updated", "deleted", "unchanged")
+        ), table
+
+
 def test_delta_of_the_loaded_release_changes_nothing(
     two_releases: tuple[Path, Path, dict[str, Any]], db_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

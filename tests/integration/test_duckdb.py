@@ -118,6 +118,30 @@ def test_memory_bound_settings(duckdb_uri: str) -> None:
         loader.close()
 
 
+def test_a_delta_gets_room_for_its_transaction_unless_the_uri_sets_the_limit(
+    duckdb_uri: str,
+) -> None:
+    for uri, want in ((duckdb_uri, "1.0 GiB"), (duckdb_uri + "?memory_limit=300MiB", "300.0 MiB")):
+        loader = connected(uri)
+        try:
+            loader.prepare_delta()
+            assert loader.query("SELECT current_setting('memory_limit')") == [(want,)]
+        finally:
+            loader.close()
+
+
+def test_running_out_of_memory_says_which_setting_to_raise(duckdb_uri: str) -> None:
+    from py_load_medgen.errors import DatabaseError
+
+    loader = connected(duckdb_uri + "?memory_limit=8MiB&threads=1")
+    try:
+        with pytest.raises(DatabaseError, match="Out of Memory") as caught:
+            loader.query("SELECT count(DISTINCT i::VARCHAR || 'x') FROM range(20000000) t(i)")
+        assert "memory_limit" in (caught.value.hint or "")
+    finally:
+        loader.close()
+
+
 def test_bad_setting_is_a_database_error(duckdb_uri: str) -> None:
     from py_load_medgen.errors import DatabaseError
 

@@ -65,3 +65,17 @@ def test_optional_columns_compare_null_safely() -> None:
     changes = sql.multiset_changes("m", spec_for_table("sources"))
     assert 'd."url" IS NOT DISTINCT FROM t."url"' in changes.apply[0]
     assert 'd."source" = t."source"' in changes.apply[0]
+
+
+def test_multiset_changes_in_slices_create_then_add_one_range_at_a_time() -> None:
+    spec = spec_for_table("pubmed_links")
+    slices = ('("uid" < 10 OR "uid" IS NULL)', '"uid" >= 10')
+    first, second = sql.multiset_changes("m", spec, slices).prepare
+    assert first.startswith('CREATE TEMP TABLE "_delta_diff_pubmed_links" AS SELECT ')
+    assert second.startswith('INSERT INTO "_delta_diff_pubmed_links" SELECT ')
+    for statement, where in zip((first, second), slices, strict=True):
+        # the same range on both sides: a row and its copy are always aggregated together
+        assert f'FROM "m"."pubmed_links" WHERE {where} UNION ALL' in statement
+        assert f'FROM "m"."_staging_pubmed_links" WHERE {where}) u' in statement
+    whole = sql.multiset_changes("m", spec)
+    assert sql.multiset_changes("m", spec, slices).apply == whole.apply

@@ -267,6 +267,10 @@ class Loader(ABC):
 
     # -- delta loads ------------------------------------------------------------------------
 
+    def prepare_delta(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Before a delta stages anything: room for one transaction that holds every table's
+        changes, where the backend needs it."""
+
     def finish_delta_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
         """Like finish_staging, minus what a comparison does not use.
 

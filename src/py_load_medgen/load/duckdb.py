@@ -23,6 +23,7 @@ Differences from PostgreSQL, and why:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -60,6 +61,15 @@ DEFAULT_SETTINGS = {
 and one core is left to parsing, which feeds DuckDB while it writes. On top of the limit the
 process holds the block being parsed and two converted blocks ahead of DuckDB."""
 
+DELTA_MEMORY_LIMIT = "1GiB"
+"""The default memory_limit of a delta load. One transaction holds every table's changes, and
+DuckDB keeps much of that in memory, beyond its reach to spill: with 1 % of the rows of a
+release a third of NCBI's size changed, the apply fails at 128 MiB and succeeds at 256 MiB. A
+memory_limit in the URI is kept as given."""
+_SLICE_ROWS = 2_000_000
+"""Rows of the new release compared at a time in a whole-row delta comparison (see
+``_slices_of``); at the default memory_limit, twice this fits with room to spare."""
+_MEMORY_HINT = "raise memory_limit in the URI, e.g. duckdb:///medgen.duckdb?memory_limit=4GiB"
 _BATCH = "_py_load_medgen_batch"
 _TAKEOVER = threading.Lock()
 """Another process cannot reach the lock file (DuckDB's file lock stops it at connect); this
@@ -87,10 +97,13 @@ class DuckDBLoader(Loader):
     def __init__(self, uri: str, schema: str) -> None:
         super().__init__(uri, schema)
         location, self.settings = parse_uri(uri)
+        self._limit_given = "memory_limit" in dict(parse_qsl(urlsplit(uri).query))
         self.path = None if location == MEMORY else Path(location).expanduser().absolute()
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
         self._lock_record: dict[str, Any] | None = None
+        self._slices: dict[str, tuple[str, ...]] = {}
+        """Per table, the ranges its whole-row comparison runs in (set when it is counted)."""
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
@@ -174,6 +187,8 @@ class DuckDBLoader(Loader):
             statement = statement.replace("%s", "?")  # shared SQL written for psycopg
         try:
             return self._raw(statement, list(params) if params else None)
+        except duckdb.OutOfMemoryException as exc:
+            raise DatabaseError(f"DuckDB: {exc}", hint=_MEMORY_HINT) from exc
         except duckdb.Error as exc:
             raise DatabaseError(f"DuckDB: {exc}") from exc
 
@@ -298,7 +313,7 @@ class DuckDBLoader(Loader):
         except duckdb.OutOfMemoryException as exc:
             raise DatabaseError(
                 f"DuckDB ran out of memory loading {encoded.name}: {exc}",
-                hint="raise memory_limit in the URI, e.g. duckdb:///medgen.duckdb?memory_limit=4GiB",
+                hint=_MEMORY_HINT,
             ) from None
         return rows
 
@@ -335,6 +350,57 @@ class DuckDBLoader(Loader):
 
     def analyze(self, table: str) -> None:
         del table  # DuckDB keeps min/max and distinct-count statistics up to date as it appends
+
+    # -- delta loads ------------------------------------------------------------------------
+
+    def prepare_delta(self) -> None:
+        if not self._limit_given:
+            self.execute(f"SET memory_limit = {sql.literal(DELTA_MEMORY_LIMIT)}")
+
+    def count_changes(
+        self, spec: FileSpec, key: tuple[str, ...] | None, staged_rows: int
+    ) -> dict[str, int]:
+        self._slices[spec.table] = () if key else self._slices_of(spec, staged_rows)
+        return super().count_changes(spec, key, staged_rows)
+
+    def change_sql(self, spec: FileSpec, key: tuple[str, ...] | None) -> sql.ChangeSql:
+        if key:
+            return super().change_sql(spec, key)
+        return sql.multiset_changes(self.schema, spec, self._slices.get(spec.table, ()))
+
+    def _slices_of(self, spec: FileSpec, rows: int) -> tuple[str, ...]:
+        """Ranges of the first column that split a whole-row comparison into parts that fit.
+
+        DuckDB's hash aggregate does not spill reliably (at the default 128 MiB limit, 2 x 14 M
+        PubMed rows fail with an out-of-memory error), so big tables are compared a range at a
+        time. The files are sorted by their first column, so each range reads few row groups of
+        either table. The bounds come from a sample, ordered by DuckDB itself, so the ranges
+        cannot overlap; NULLs go with the first.
+        """
+        parts = -(-rows // _SLICE_ROWS)
+        if parts < 2:
+            return ()
+        column = sql.ident(spec.column_names[0])
+        stage = sql.qname(self.schema, sql.staging_name(spec.table))
+        sample = [
+            value
+            for (value,) in self.query(
+                f"SELECT DISTINCT v FROM (SELECT {column} AS v FROM {stage} "
+                f"USING SAMPLE {parts * 64} ROWS) s WHERE v IS NOT NULL ORDER BY v"
+            )
+        ]
+        if not all(isinstance(v, int | str) for v in sample):
+            return ()
+        bounds = [sample[len(sample) * i // parts] for i in range(1, parts)]
+        bounds = [b for i, b in enumerate(bounds) if i == 0 or b != bounds[i - 1]]
+        if not bounds:
+            return ()
+        lit = [str(b) if isinstance(b, int) else sql.literal(b) for b in bounds]
+        slices = [f"({column} < {lit[0]} OR {column} IS NULL)"]
+        slices += [f"{column} >= {lo} AND {column} < {hi}" for lo, hi in itertools.pairwise(lit)]
+        slices.append(f"{column} >= {lit[-1]}")
+        log.debug("%s: comparing whole rows in %d slices", spec.table, len(slices))
+        return tuple(slices)
 
     # -- swap -------------------------------------------------------------------------------
 

@@ -259,7 +259,7 @@ def keyed_changes(schema: str, spec: FileSpec, key: Sequence[str]) -> ChangeSql:
     )
 
 
-def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
+def multiset_changes(schema: str, spec: FileSpec, slices: Sequence[str] = ()) -> ChangeSql:
     """Whole-row comparison that counts duplicates, in one aggregate over both releases.
 
     Per distinct row, ``n`` is its copies in production minus its copies in the new release,
@@ -268,6 +268,9 @@ def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
     lacks. Either way the table ends with exactly the release's copies, whatever the
     multiplicities, and the rows inserted come from the diff, not from a second scan of the
     whole staging table.
+
+    With ``slices`` (predicates that together take every row exactly once), the aggregate
+    runs one slice at a time, for an engine whose aggregate cannot spill to disk.
     """
     prod, stage = qname(schema, spec.table), qname(schema, staging_name(spec.table))
     cols = ", ".join(ident(c) for c in spec.column_names)
@@ -278,13 +281,15 @@ def multiset_changes(schema: str, spec: FileSpec) -> ChangeSql:
         count_inserted=f"SELECT coalesce(sum(-n), 0) FROM {diff} WHERE n < 0",
         count_deleted=f"SELECT coalesce(sum(n), 0) FROM {diff} WHERE n > 0",
         count_updated=None,
-        prepare=(
+        prepare=tuple(
+            ("CREATE TEMP TABLE {diff} AS " if i == 0 else "INSERT INTO {diff} ").format(diff=diff)
             # The cast: DuckDB sums integers into HUGEINT, which generate_series refuses.
-            f"CREATE TEMP TABLE {diff} AS SELECT {cols}, CAST(sum(side) AS bigint) AS n, "
+            + f"SELECT {cols}, CAST(sum(side) AS bigint) AS n, "
             f"count(*) FILTER (WHERE side < 0) AS copies FROM ("
-            f"SELECT {cols}, 1 AS side FROM {prod} UNION ALL "
-            f"SELECT {cols}, -1 AS side FROM {stage}) u "
-            f"GROUP BY {cols} HAVING sum(side) <> 0",
+            f"SELECT {cols}, 1 AS side FROM {prod}{where} UNION ALL "
+            f"SELECT {cols}, -1 AS side FROM {stage}{where}) u "
+            f"GROUP BY {cols} HAVING sum(side) <> 0"
+            for i, where in enumerate([f" WHERE {s}" for s in slices] or [""])
         ),
         apply=(
             f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {diff} d WHERE d.n > 0 AND {match})",
