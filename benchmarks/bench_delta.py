@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmarks.common import (
     CACHE,
     DEFAULT_DSN,
+    Measured,
     release,
     run_measured,
     scratch_database,
@@ -48,7 +49,7 @@ def main() -> None:
     r2 = churned(r1, 0.01 / 3)  # a third inserted, a third updated, a third deleted: ~1 %
     env = tool_env()
 
-    def load(uri: str, source: Path, *extra: str) -> float:
+    def load(uri: str, source: Path, *extra: str) -> Measured:
         cmd = [
             tool(),
             "load",
@@ -60,7 +61,7 @@ def main() -> None:
             "--rejects-dir",
             str(CACHE / "rejects"),
         ]
-        return run_measured(cmd, env=env).seconds
+        return run_measured(cmd, env=env)
 
     if args.db == "duckdb":
         path = CACHE / "bench-delta.duckdb"
@@ -79,14 +80,14 @@ def main() -> None:
                 load(uri, r2, "--mode", "delta"),
             )
     print(f"{args.db}, scale {args.scale:g}")
-    print(f"full load of R1:            {full:7.2f}s")
+    print(f"full load of R1:             {full.seconds:7.2f}s  peak RSS {full.peak_rss_mb:4.0f} MB")
     print(
-        f"delta R1 -> R2 (~1 % churn): {delta:7.2f}s  "
-        f"ratio to full = {delta / full:.2f} (target <= 1.0)"
+        f"delta R1 -> R2 (~1 % churn): {delta.seconds:7.2f}s  peak RSS {delta.peak_rss_mb:4.0f} MB"
+        f"  ratio to full = {delta.seconds / full.seconds:.2f} (target <= 1.0)"
     )
     print(
-        f"delta R2 -> R2 (unchanged):  {same:7.2f}s  "
-        f"ratio to full = {same / full:.2f} (target < 0.10)"
+        f"delta R2 -> R2 (unchanged):  {same.seconds:7.2f}s  peak RSS {same.peak_rss_mb:4.0f} MB"
+        f"  ratio to full = {same.seconds / full.seconds:.2f} (target < 0.10)"
     )
 
 

@@ -209,10 +209,12 @@ def emptied_tables(loader: Loader) -> list[str]:
         # LIMIT 1 rather than count(*): the answer must not cost a scan of 48 M rows.
         return not loader.query(f"SELECT 1 FROM {qname(loader.schema, table)} LIMIT 1")
 
+    state = loader.loaded_state()
+    present = loader.tables_present(list(state))
     return [
         table
-        for table, record in loader.loaded_state().items()
-        if (record.get("rows_loaded") or 0) > 0 and loader.table_exists(table) and empty(table)
+        for table, record in state.items()
+        if (record.get("rows_loaded") or 0) > 0 and table in present and empty(table)
     ]
 
 
@@ -351,10 +353,11 @@ def _delta(
     loader.prepare_staging(specs)
     loads: list[TableLoad] = []
     plans: list[tuple[FileSpec, tuple[str, ...] | None, bool]] = []
+    present = loader.tables_present([f.spec.table for f in files])
     try:
         for file in files:
             previous = state.get(file.spec.table)
-            exists = loader.table_exists(file.spec.table)
+            exists = file.spec.table in present
             if exists and previous is not None and previous.get("sha256") == file.sha256:
                 loads.append(_unchanged(file, previous))
                 log.info("%s: identical to the loaded file; skipped", file.name)

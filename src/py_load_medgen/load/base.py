@@ -152,6 +152,10 @@ class Loader(ABC):
     @abstractmethod
     def table_exists(self, table: str) -> bool: ...
 
+    def tables_present(self, tables: Sequence[str]) -> set[str]:
+        """Which of ``tables`` exist; a backend can answer in one query instead of one each."""
+        return {table for table in tables if self.table_exists(table)}
+
     # -- staging and bulk load --------------------------------------------------------------
 
     def prepare_staging(self, specs: Sequence[FileSpec]) -> None:

@@ -138,6 +138,14 @@ class PostgresLoader(Loader):
         row = self.query("SELECT to_regclass(%s) IS NOT NULL", (sql.qname(self.schema, table),))
         return bool(row[0][0])
 
+    def tables_present(self, tables: Sequence[str]) -> set[str]:
+        rows = self.query(
+            "SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(format('%%I.%%I', %s::text, t)) "
+            "IS NOT NULL",
+            (list(tables), self.schema),
+        )
+        return {name for (name,) in rows}
+
     # -- locking ----------------------------------------------------------------------------
 
     def acquire_lock(self, run_id: str) -> None:
