@@ -277,19 +277,25 @@ def multiset_changes(schema: str, spec: FileSpec, slices: Sequence[str] = ()) ->
     from_diff = ", ".join(f"d.{ident(c)}" for c in spec.column_names)
     diff = ident(f"_delta_diff_{spec.table}")
     match = _match(spec, "d", "t", spec.column_names)
-    return ChangeSql(
-        count_inserted=f"SELECT coalesce(sum(-n), 0) FROM {diff} WHERE n < 0",
-        count_deleted=f"SELECT coalesce(sum(n), 0) FROM {diff} WHERE n > 0",
-        count_updated=None,
-        prepare=tuple(
-            ("CREATE TEMP TABLE {diff} AS " if i == 0 else "INSERT INTO {diff} ").format(diff=diff)
-            # The cast: DuckDB sums integers into HUGEINT, which generate_series refuses.
-            + f"SELECT {cols}, CAST(sum(side) AS bigint) AS n, "
+
+    def aggregate(where: str) -> str:
+        # The cast: DuckDB sums integers into HUGEINT, which generate_series refuses.
+        return (
+            f"SELECT {cols}, CAST(sum(side) AS bigint) AS n, "
             f"count(*) FILTER (WHERE side < 0) AS copies FROM ("
             f"SELECT {cols}, 1 AS side FROM {prod}{where} UNION ALL "
             f"SELECT {cols}, -1 AS side FROM {stage}{where}) u "
             f"GROUP BY {cols} HAVING sum(side) <> 0"
-            for i, where in enumerate([f" WHERE {s}" for s in slices] or [""])
+        )
+
+    first, *rest = [f" WHERE {s}" for s in slices] or [""]
+    return ChangeSql(
+        count_inserted=f"SELECT coalesce(sum(-n), 0) FROM {diff} WHERE n < 0",
+        count_deleted=f"SELECT coalesce(sum(n), 0) FROM {diff} WHERE n > 0",
+        count_updated=None,
+        prepare=(
+            f"CREATE TEMP TABLE {diff} AS {aggregate(first)}",
+            *(f"INSERT INTO {diff} {aggregate(where)}" for where in rest),
         ),
         apply=(
             f"DELETE FROM {prod} t WHERE EXISTS (SELECT 1 FROM {diff} d WHERE d.n > 0 AND {match})",
