@@ -1,1 +1,119 @@
-"""py-load-medgen."""
+"""py-load-medgen: keep a database an exact, up-to-date mirror of NCBI MedGen.
+
+The library first, the command line a thin layer over it::
+
+    import py_load_medgen
+
+    result = py_load_medgen.load("./medgen", db_uri="duckdb:///mirror.duckdb")
+    print(result.render())
+
+Every command of the CLI is one function here (``load``, ``download``, ``status``,
+``history``, ``verify``, ``check_update``, ``generate_release``, ``ddl``,
+``data_dictionary``); each returns a result with ``render()`` (text) and ``to_json()``.
+Failures raise a ``MedgenError`` subclass that knows its exit code. Everything not named in
+``__all__`` is internal and may change.
+"""
+
+# Two functions share their name with a module: ``load`` (the backends' package) and
+# ``verify``. Importing a submodule binds it on this package only the first time, so the
+# submodules are imported here, before the functions are bound; from then on
+# ``py_load_medgen.load`` is the function and ``py_load_medgen.load.base`` still imports.
+from py_load_medgen import load as _backends  # noqa: F401
+from py_load_medgen import verify as _verification  # noqa: F401
+from py_load_medgen.api import (
+    DataDictionary,
+    GeneratedRelease,
+    check_update,
+    data_dictionary,
+    ddl,
+    download,
+    generate_release,
+    history,
+    load,
+    split_names,
+    status,
+    verify,
+)
+from py_load_medgen.checkupdate import FileCheck, UpdateCheck
+from py_load_medgen.errors import (
+    ConfigError,
+    DatabaseError,
+    ExitCode,
+    InputError,
+    IntegrityError,
+    LockedError,
+    MedgenError,
+    NotLoadedError,
+    SchemaDriftError,
+    SourceError,
+    TooManyBadRowsError,
+    TransientSourceError,
+    UsageError,
+    VerifyMismatchError,
+)
+from py_load_medgen.load.base import Loader, RunRecord, TableLoad
+from py_load_medgen.load.registry import open_loader
+from py_load_medgen.pipeline import LoadOptions, Mode, RunResult, Strategy
+from py_load_medgen.report import History, RunSummary, Status, TableStatus
+from py_load_medgen.runner import DownloadResult
+from py_load_medgen.source.location import DEFAULT_SOURCE
+from py_load_medgen.source.mirror import DownloadSettings
+from py_load_medgen.source.retry import RetryPolicy
+from py_load_medgen.verify import TableCheck, Verification
+from py_load_medgen.version import __version__
+
+__all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
+    # commands
+    "load",
+    "download",
+    "status",
+    "history",
+    "verify",
+    "check_update",
+    "generate_release",
+    "ddl",
+    "data_dictionary",
+    # diff, lookup, resolve and export join here as their commands land (issues #15, #18)
+    # options
+    "LoadOptions",
+    "Mode",
+    "Strategy",
+    "DownloadSettings",
+    "RetryPolicy",
+    "DEFAULT_SOURCE",
+    "split_names",
+    # results
+    "RunResult",
+    "RunRecord",
+    "TableLoad",
+    "DownloadResult",
+    "Status",
+    "TableStatus",
+    "History",
+    "RunSummary",
+    "Verification",
+    "TableCheck",
+    "UpdateCheck",
+    "FileCheck",
+    "GeneratedRelease",
+    "DataDictionary",
+    # backends
+    "Loader",
+    "open_loader",
+    # errors
+    "MedgenError",
+    "ExitCode",
+    "UsageError",
+    "ConfigError",
+    "InputError",
+    "SchemaDriftError",
+    "TooManyBadRowsError",
+    "SourceError",
+    "TransientSourceError",
+    "IntegrityError",
+    "DatabaseError",
+    "LockedError",
+    "NotLoadedError",
+    "VerifyMismatchError",
+    "__version__",
+]

@@ -23,6 +23,7 @@ from py_load_medgen.report import NOT_LOADED_HINT, iso, table_text, utc, when
 if TYPE_CHECKING:
     from py_load_medgen.source.mirror import DownloadSettings
 from py_load_medgen.source.base import gzip_mtime, sha256_file
+from py_load_medgen.source.location import is_remote, local_path
 
 TIME_TOLERANCE = timedelta(minutes=1)
 """HTTP directory listings show times to the minute; a loaded file's time may have seconds."""
@@ -224,9 +225,9 @@ def _int(value: Any) -> int | None:
 
 def list_source(location: str, settings: DownloadSettings | None = None) -> list[Listed]:
     """What the source serves now: names, sizes and times, without downloading the files."""
-    if "://" not in location or location.startswith("file://"):
-        return list_directory(Path(location.removeprefix("file://")))
-    return list_remote(location, settings)
+    if is_remote(location):
+        return list_remote(location, settings)
+    return list_directory(local_path(location))
 
 
 def list_directory(directory: Path) -> list[Listed]:

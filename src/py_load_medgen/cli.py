@@ -13,14 +13,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
 from py_load_medgen import config, logs
+from py_load_medgen.api import split_names
 from py_load_medgen.errors import ExitCode, MedgenError
-from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, RunResult
+from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, Mode, Strategy
+from py_load_medgen.source.location import DEFAULT_SOURCE
 from py_load_medgen.source.mirror import DownloadSettings
+from py_load_medgen.source.retry import RetryPolicy
 from py_load_medgen.version import __version__
 
 log = logging.getLogger("py_load_medgen")
@@ -124,20 +127,24 @@ def _network_option(flag: str, **kwargs: Any) -> Callable[[F], F]:
     )
 
 
+_NETWORK = DownloadSettings()
+"""The network defaults, written once in DownloadSettings and RetryPolicy."""
+
+
 def network_options(func: F) -> F:
     """How a URL source is fetched; kept in the context like --quiet (see _download_settings)."""
     options = [
         _network_option(
             "--parallel",
             type=click.IntRange(1, 16),
-            default=4,
+            default=_NETWORK.parallel,
             show_default=True,
             help="Files downloaded at once.",
         ),
         _network_option(
             "--retries",
             type=click.IntRange(1, 100),
-            default=5,
+            default=_NETWORK.retry.attempts,
             show_default=True,
             help="Tries per request before a transient failure (timeout, reset, 5xx, 429) "
             "fails the run.",
@@ -145,7 +152,7 @@ def network_options(func: F) -> F:
         _network_option(
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
-            default=60.0,
+            default=_NETWORK.retry.timeout,
             show_default=True,
             help="Seconds to wait for a connection, or for more bytes of a response.",
         ),
@@ -161,16 +168,14 @@ def network_options(func: F) -> F:
 
 
 def _download_settings() -> DownloadSettings:
-    from py_load_medgen.source.retry import RetryPolicy
-
     meta = click.get_current_context().meta
     return DownloadSettings(
-        parallel=int(meta.get("medgen_parallel", 4)),
+        parallel=int(meta.get("medgen_parallel", _NETWORK.parallel)),
         retry=RetryPolicy(
-            attempts=int(meta.get("medgen_retries", 5)),
-            timeout=float(meta.get("medgen_timeout", 60.0)),
+            attempts=int(meta.get("medgen_retries", _NETWORK.retry.attempts)),
+            timeout=float(meta.get("medgen_timeout", _NETWORK.retry.timeout)),
         ),
-        allow_redirects=bool(meta.get("medgen_allow_redirects", False)),
+        allow_redirects=bool(meta.get("medgen_allow_redirects", _NETWORK.allow_redirects)),
     )
 
 
@@ -275,10 +280,10 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
 @db_options
 @common_options
 def load(
-    mode: str,
+    mode: Mode,
     source: str | None,
     files: str,
-    strategy: str,
+    strategy: Strategy,
     raw_records: bool,
     dry_run: bool,
     max_bad_rows: int,
@@ -299,13 +304,13 @@ def load(
       py-load-medgen load --mode delta --source https://ftp.ncbi.nlm.nih.gov/pub/medgen/
       py-load-medgen load --source ./medgen --files NAMES.RRF.gz,MGREL.RRF.gz --dry-run
     """
-    from py_load_medgen import progress, runner
+    from py_load_medgen import api, progress
 
     _setup(log_level, log_format, db_uri)
     options = LoadOptions(
         mode=mode,
         strategy=strategy,
-        files=tuple(f.strip() for f in files.split(",") if f.strip()),
+        files=split_names(files),
         schema=schema,
         raw_records=raw_records,
         dry_run=dry_run,
@@ -314,44 +319,27 @@ def load(
         rejects_dir=Path(rejects_dir),
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
-        result = runner.load(
-            source or runner.DEFAULT_SOURCE,
-            db_uri or config.default_db_uri(),
-            options,
+        result = api.load(
+            source or DEFAULT_SOURCE,
+            db_uri=db_uri,
+            options=options,
             download_dir=Path(download_dir) if download_dir else None,
-            download=_download_settings(),
-            announce_default_db=db_uri is None,
+            network=_download_settings(),
         )
-    _print_result(result, as_json)
+    _print(result, as_json)
 
 
-def _print_result(result: RunResult, as_json: bool) -> None:
-    run = result.run
+class _Result(Protocol):
+    def render(self) -> str: ...
+    def to_json(self) -> Any: ...
+
+
+def _print(result: _Result, as_json: bool) -> None:
+    """Every command's output: the result's text, or its JSON with --json."""
     if as_json:
-        click.echo(json.dumps(runner_summary(result), indent=2, default=str))
-        return
-    verb = "dry run (nothing applied)" if result.dry_run else run.status
-    click.echo(f"run {run.run_id} {verb}: {run.mode} load, release {run.release_time or 'unknown'}")
-    width = max((len(t.table) for t in result.loads), default=5)
-    if run.mode == "delta":
-        heads = ("rows", "inserted", "updated", "deleted", "unchanged")
-        click.echo(f"{'table':<{width}}  " + "  ".join(f"{h:>11}" for h in heads) + "  note")
-        for t in result.loads:
-            values = (t.rows_loaded, t.inserted, t.updated, t.deleted, t.unchanged)
-            cells = "  ".join(f"{v or 0:>11,}" for v in values)
-            click.echo(f"{t.table:<{width}}  {cells}  {'unchanged file' if t.skipped else ''}")
-        return
-    click.echo(f"{'table':<{width}}  {'rows':>12}  {'rejected':>8}  {'seconds':>8}")
-    for t in result.loads:
-        click.echo(
-            f"{t.table:<{width}}  {t.rows_loaded:>12,}  {t.rows_rejected:>8,}  {t.duration:>8.2f}"
-        )
-
-
-def runner_summary(result: RunResult) -> dict[str, Any]:
-    from py_load_medgen import runner
-
-    return runner.summary(result)
+        _echo_json(result.to_json())
+    else:
+        click.echo(result.render())
 
 
 @cli.command()
@@ -376,15 +364,10 @@ def generate(
       py-load-medgen generate ./sample
       py-load-medgen generate --scale 0.1 --seed 7 /tmp/medgen-0.1
     """
-    from py_load_medgen.generate import generate_release
-    from py_load_medgen.pipeline import select_specs
+    from py_load_medgen import api
 
     _setup(log_level, log_format)
-    names = [f.strip() for f in files.split(",") if f.strip()]
-    tables = [s.table for s in select_specs(names)] if names else None
-    counts = generate_release(Path(out_dir), scale=scale, seed=seed, files=tables)
-    for table, rows in counts.items():
-        click.echo(f"{table}\t{rows}")
+    _print(api.generate_release(Path(out_dir), scale=scale, seed=seed, files=files), False)
 
 
 @cli.command(name="schema")
@@ -408,15 +391,13 @@ def schema_cmd(
       py-load-medgen schema --dictionary > data-dictionary.md
       py-load-medgen schema --json | jq '.[].table'
     """
-    from py_load_medgen import runner
+    from py_load_medgen import api
 
     _setup(log_level, log_format)
-    if as_json:
-        from py_load_medgen.report import dictionary_json
-
-        _echo_json(dictionary_json())
+    if as_json or dictionary:
+        _print(api.data_dictionary(), as_json)
         return
-    click.echo(runner.schema_text(db_uri or config.default_db_uri(), schema, dictionary))
+    click.echo(api.ddl(db_uri, schema=schema))
 
 
 # -- operator commands: what is loaded, what ran, is it intact, is there news -------------------
@@ -424,10 +405,6 @@ def schema_cmd(
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _db(db_uri: str | None) -> str:
-    return db_uri or config.default_db_uri()
 
 
 @cli.command()
@@ -445,15 +422,10 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
       py-load-medgen status --db-uri postgresql://me@localhost/medgen
       py-load-medgen status --json | jq -r .release_time
     """
-    from py_load_medgen import report
+    from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
-    with report.connected(_db(db_uri), schema) as loader:
-        result = report.status(loader)
-    if as_json:
-        _echo_json(result.to_json())
-    else:
-        click.echo(result.render())
+    _print(api.status(db_uri, schema=schema), as_json)
 
 
 @cli.command()
@@ -496,15 +468,10 @@ def history(
       py-load-medgen history --status failed --limit 5
       py-load-medgen history --run 20260105T031200Z-1a2b3c4d --json
     """
-    from py_load_medgen import report
+    from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
-    with report.connected(_db(db_uri), schema) as loader:
-        runs = report.history(loader, limit=limit, status=status, run_id=run)
-    if as_json:
-        _echo_json([r.to_json() for r in runs])
-    else:
-        click.echo(report.render_history(runs))
+    _print(api.history(db_uri, schema=schema, limit=limit, status=status, run_id=run), as_json)
 
 
 @cli.command()
@@ -536,34 +503,20 @@ def verify(
       py-load-medgen verify --source ./medgen --files NAMES.RRF.gz --json
       py-load-medgen verify --source https://ftp.ncbi.nlm.nih.gov/pub/medgen/ || alert
     """
-    from py_load_medgen import progress, report, runner
-    from py_load_medgen import verify as verifying
-    from py_load_medgen.errors import VerifyMismatchError
-    from py_load_medgen.pipeline import select_specs
+    from py_load_medgen import api, progress
 
     _setup(log_level, log_format, db_uri)
-    names = [f.strip() for f in files.split(",") if f.strip()]
-    specs = select_specs(names) if names else []
-    with report.connected(_db(db_uri), schema) as loader:
-        origin = (
-            runner.open_source(
-                source, Path(download_dir) if download_dir else None, _download_settings()
-            )
-            if source
-            else None
+    with progress.display(quiet=_quiet() or not source, log_format=log_format):
+        result = api.verify(
+            db_uri,
+            schema=schema,
+            source=source,
+            files=files,
+            download_dir=Path(download_dir) if download_dir else None,
+            network=_download_settings(),
         )
-        with progress.display(quiet=_quiet() or origin is None, log_format=log_format):
-            result = verifying.verify(loader, origin, specs)
-    if as_json:
-        _echo_json(result.to_json())
-    else:
-        click.echo(result.render())
-    if not result.ok:
-        bad = ", ".join(t.table for t in result.mismatches)
-        raise VerifyMismatchError(
-            f"{len(result.mismatches)} table(s) differ: {bad}",
-            hint="reload them with a full load: py-load-medgen load --files TABLE,...",
-        )
+    _print(result, as_json)
+    result.raise_for_mismatch()
 
 
 @cli.command()
@@ -596,29 +549,17 @@ def download(
       py-load-medgen download --download-dir /data/medgen --parallel 8
       py-load-medgen download --source ftp://ftp.ncbi.nlm.nih.gov/pub/medgen/ --json
     """
-    from py_load_medgen import progress, runner
-    from py_load_medgen.pipeline import select_specs
+    from py_load_medgen import api, progress
 
     _setup(log_level, log_format)
-    names = tuple(f.strip() for f in files.split(",") if f.strip())
-    mirror = runner.open_download(
-        source or runner.DEFAULT_SOURCE,
-        Path(download_dir) if download_dir else None,
-        _download_settings(),
-    )
     with progress.display(quiet=_quiet(), log_format=log_format):
-        fetched = mirror.mirror(select_specs(names))
-    report = runner.download_summary(mirror, fetched)
-    if as_json:
-        _echo_json(report)
-        return
-    click.echo(f"{report['source']} -> {report['cache']}")
-    click.echo(
-        f"release {report['release_time'] or 'unknown'} (the newest build time of its files)"
-    )
-    width = max((len(f.file.name) for f in fetched), default=4)
-    for f in fetched:
-        click.echo(f"{f.file.name:<{width}}  {f.outcome:<10}  {f.file.size:>13,}  {f.file.sha256}")
+        result = api.download(
+            source or DEFAULT_SOURCE,
+            files=files,
+            download_dir=Path(download_dir) if download_dir else None,
+            network=_download_settings(),
+        )
+    _print(result, as_json)
 
 
 @cli.command(name="check-update")
@@ -649,17 +590,13 @@ def check_update(
       py-load-medgen check-update --json | jq -r .listed_release
       py-load-medgen check-update; [ $? -eq 10 ] && py-load-medgen load --mode delta
     """
-    from py_load_medgen import checkupdate, report, runner
+    from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
-    location = source or runner.DEFAULT_SOURCE
-    with report.connected(_db(db_uri), schema) as loader:
-        listing = checkupdate.list_source(location, _download_settings())
-        result = checkupdate.check(loader, location, listing)
-    if as_json:
-        _echo_json(result.to_json())
-    else:
-        click.echo(result.render())
+    result = api.check_update(
+        db_uri, schema=schema, source=source or DEFAULT_SOURCE, network=_download_settings()
+    )
+    _print(result, as_json)
     if result.update_available:
         raise click.exceptions.Exit(int(ExitCode.UPDATE_AVAILABLE))
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from py_load_medgen import events, logs
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
@@ -26,14 +26,25 @@ from py_load_medgen.version import __version__
 
 log = logging.getLogger(__name__)
 
-MODES = ("full", "delta")
-STRATEGIES = ("swap", "truncate")
+Mode = Literal["full", "delta"]
+"""full: replace the tables with the release; delta: apply only what changed."""
+Strategy = Literal["swap", "truncate"]
+"""swap: build new tables and swap them in; truncate: refill the tables in place."""
+MODES: tuple[Mode, ...] = get_args(Mode)
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    mode: str = "full"
-    strategy: str = "swap"
+    """How a load runs; every field has the command line's default.
+
+    Examples:
+        >>> LoadOptions(mode="delta", files=("NAMES.RRF.gz",)).strategy
+        'swap'
+    """
+
+    mode: Mode = "full"
+    strategy: Strategy = "swap"
     files: tuple[str, ...] = ()
     """File or table names to load; empty means every file of the release."""
     schema: str = "medgen"
@@ -46,6 +57,8 @@ class LoadOptions:
 
 @dataclass
 class RunResult:
+    """What a load did: the run's record and one ``TableLoad`` per table."""
+
     run: RunRecord
     loads: list[TableLoad]
     dry_run: bool = False
@@ -53,6 +66,59 @@ class RunResult:
     @property
     def rows_loaded(self) -> int:
         return sum(t.rows_loaded for t in self.loads)
+
+    def to_json(self) -> dict[str, Any]:
+        """The run summary ``load --json`` prints."""
+        run = self.run
+        return {
+            "run_id": run.run_id,
+            "mode": run.mode,
+            "strategy": run.strategy,
+            "status": "validated" if self.dry_run else run.status,
+            "release_time": run.release_time.isoformat() if run.release_time else None,
+            "source": run.source,
+            "tables": [
+                {
+                    "table": t.table,
+                    "file": t.file.name if t.file else None,
+                    "rows_read": t.rows_read,
+                    "rows_loaded": t.rows_loaded,
+                    "rows_rejected": t.rows_rejected,
+                    "inserted": t.inserted,
+                    "updated": t.updated,
+                    "deleted": t.deleted,
+                    "unchanged": t.unchanged,
+                    "unknown_columns": list(t.unknown_columns),
+                    "seconds": round(t.duration, 3),
+                    "skipped": t.skipped,
+                }
+                for t in self.loads
+            ],
+        }
+
+    def render(self) -> str:
+        """The run summary ``load`` prints: a line for the run, then one per table."""
+        run = self.run
+        verb = "dry run (nothing applied)" if self.dry_run else run.status
+        lines = [
+            f"run {run.run_id} {verb}: {run.mode} load, release {run.release_time or 'unknown'}"
+        ]
+        width = max((len(t.table) for t in self.loads), default=5)
+        if run.mode == "delta":
+            heads = ("rows", "inserted", "updated", "deleted", "unchanged")
+            lines.append(f"{'table':<{width}}  " + "  ".join(f"{h:>11}" for h in heads) + "  note")
+            for t in self.loads:
+                values = (t.rows_loaded, t.inserted, t.updated, t.deleted, t.unchanged)
+                cells = "  ".join(f"{v or 0:>11,}" for v in values)
+                lines.append(
+                    f"{t.table:<{width}}  {cells}  {'unchanged file' if t.skipped else ''}"
+                )
+            return "\n".join(lines)
+        lines.append(f"{'table':<{width}}  {'rows':>12}  {'rejected':>8}  {'seconds':>8}")
+        for t in self.loads:
+            cells = f"{t.rows_loaded:>12,}  {t.rows_rejected:>8,}  {t.duration:>8.2f}"
+            lines.append(f"{t.table:<{width}}  {cells}")
+        return "\n".join(lines)
 
 
 Progress = Callable[[str, str, int], None]

@@ -385,6 +385,19 @@ def _file_totals(loader: Loader, run_ids: Sequence[str]) -> dict[str, dict[str, 
     }
 
 
+@dataclass
+class History:
+    """Past runs, newest first (``history``); one run with its files when asked by id."""
+
+    runs: list[RunSummary]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [r.to_json() for r in self.runs]
+
+    def render(self) -> str:
+        return render_history(self.runs)
+
+
 def render_history(summaries: Sequence[RunSummary]) -> str:
     if not summaries:
         return "no runs match"

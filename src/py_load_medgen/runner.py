@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from py_load_medgen import pipeline
 from py_load_medgen.errors import UsageError
@@ -14,13 +15,16 @@ from py_load_medgen.load.registry import open_loader, scheme_of
 from py_load_medgen.pipeline import LoadOptions, RunResult
 from py_load_medgen.source.base import Source, release_time
 from py_load_medgen.source.local import LocalSource
+from py_load_medgen.source.location import (  # noqa: F401 - DEFAULT_SOURCE: callers import it here
+    DEFAULT_SOURCE,
+    is_remote,
+    local_path,
+)
 
 if TYPE_CHECKING:
     from py_load_medgen.source.mirror import DownloadSettings, Fetched, Mirror
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SOURCE = "https://ftp.ncbi.nlm.nih.gov/pub/medgen/"
 
 
 def open_source(
@@ -28,18 +32,16 @@ def open_source(
 ) -> Source:
     """A local directory (or file:// URL) as is; an http(s):// or ftp:// URL mirrored into a
     cache first."""
-    if location.startswith("file://"):
-        return LocalSource(Path(urlsplit(location).path))
-    if "://" in location:
+    if is_remote(location):
         return open_download(location, download_dir, download)
-    return LocalSource(Path(location))
+    return LocalSource(local_path(location))
 
 
 def open_download(
     location: str, download_dir: Path | None = None, download: DownloadSettings | None = None
 ) -> Mirror:
     """The mirror of a remote release directory (``download`` has nothing to do locally)."""
-    if "://" not in location or location.startswith("file://"):
+    if not is_remote(location):
         raise UsageError(
             f"{location} is on this machine already: there is nothing to download",
             hint="pass an https://, http:// or ftp:// URL as --source",
@@ -58,68 +60,74 @@ def load(
     download: DownloadSettings | None = None,
     announce_default_db: bool = False,
 ) -> RunResult:
+    """Resolve ``source_location`` and ``db_uri``, then run the load ``options`` describe."""
     source = open_source(source_location, download_dir, download)
     if options.dry_run and options.mode == "full":
         return pipeline.validate_only(source, options)
-    loader = open_loader(db_uri, options.schema)
-    if announce_default_db:
-        log.info("no --db-uri given: loading into the embedded default %s", loader.describe())
-    loader.connect()
-    try:
+    with open_loader(db_uri, options.schema) as loader:
+        if announce_default_db:
+            log.info("no --db-uri given: loading into the embedded default %s", loader.describe())
         if options.mode == "delta":
             return pipeline.run_delta(source, loader, options)
         return pipeline.run_full(source, loader, options)
-    finally:
-        loader.close()
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What a ``download`` did: where the release came from and went, each file's outcome."""
+
+    source: str
+    cache: Path
+    fetched: Sequence[Fetched]
+
+    @property
+    def release_time(self) -> datetime | None:
+        """The newest build time of the files: MedGen's only release identity."""
+        return release_time([f.file for f in self.fetched])
+
+    def to_json(self) -> dict[str, Any]:
+        """Each file's identity and how it came, as ``download --json`` prints it."""
+        when = self.release_time
+        return {
+            "source": self.source,
+            "cache": str(self.cache),
+            "release_time": when.isoformat() if when else None,
+            "files": [
+                {
+                    **f.file.identity(),
+                    "path": str(f.file.path),
+                    "outcome": f.outcome,
+                    "bytes_transferred": f.transferred,
+                    "seconds": round(f.seconds, 3),
+                }
+                for f in self.fetched
+            ],
+        }
+
+    def render(self) -> str:
+        """One line per file: name, outcome, size and SHA-256."""
+        when = self.release_time
+        lines = [
+            f"{self.source} -> {self.cache}",
+            f"release {when.isoformat() if when else 'unknown'} "
+            "(the newest build time of its files)",
+        ]
+        width = max((len(f.file.name) for f in self.fetched), default=4)
+        lines += [
+            f"{f.file.name:<{width}}  {f.outcome:<10}  {f.file.size:>13,}  {f.file.sha256}"
+            for f in self.fetched
+        ]
+        return "\n".join(lines)
 
 
 def download_summary(mirror: Mirror, fetched: Sequence[Fetched]) -> dict[str, Any]:
-    """What a ``download`` did, JSON-ready: each file's identity and how it came."""
-    when = release_time([f.file for f in fetched])
-    return {
-        "source": mirror.describe(),
-        "cache": str(mirror.cache),
-        "release_time": when.isoformat() if when else None,
-        "files": [
-            {
-                **f.file.identity(),
-                "path": str(f.file.path),
-                "outcome": f.outcome,
-                "bytes_transferred": f.transferred,
-                "seconds": round(f.seconds, 3),
-            }
-            for f in fetched
-        ],
-    }
+    """What a ``download`` did, JSON-ready (kept for callers of the old name)."""
+    return DownloadResult(mirror.describe(), mirror.cache, fetched).to_json()
 
 
 def summary(result: RunResult) -> dict[str, Any]:
-    run = result.run
-    return {
-        "run_id": run.run_id,
-        "mode": run.mode,
-        "strategy": run.strategy,
-        "status": "validated" if result.dry_run else run.status,
-        "release_time": run.release_time.isoformat() if run.release_time else None,
-        "source": run.source,
-        "tables": [
-            {
-                "table": t.table,
-                "file": t.file.name if t.file else None,
-                "rows_read": t.rows_read,
-                "rows_loaded": t.rows_loaded,
-                "rows_rejected": t.rows_rejected,
-                "inserted": t.inserted,
-                "updated": t.updated,
-                "deleted": t.deleted,
-                "unchanged": t.unchanged,
-                "unknown_columns": list(t.unknown_columns),
-                "seconds": round(t.duration, 3),
-                "skipped": t.skipped,
-            }
-            for t in result.loads
-        ],
-    }
+    """A load's summary, JSON-ready (kept for callers of the old name)."""
+    return result.to_json()
 
 
 def schema_text(db_uri: str, schema: str, dictionary: bool) -> str:

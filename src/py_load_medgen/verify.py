@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from py_load_medgen import events, logs
-from py_load_medgen.errors import NotLoadedError
+from py_load_medgen.errors import NotLoadedError, VerifyMismatchError
 from py_load_medgen.load import sql
 from py_load_medgen.load.base import Loader
 from py_load_medgen.parse.stream import EncodedFile
@@ -113,6 +113,16 @@ class Verification:
             f"{len(bad)} of {len(self.tables)} tables differ" if bad else "every table matches"
         )
         return "\n".join(lines)
+
+    def raise_for_mismatch(self) -> None:
+        """Raise VerifyMismatchError (exit code 8) naming the tables that differ, if any."""
+        if self.ok:
+            return
+        bad = ", ".join(t.table for t in self.mismatches)
+        raise VerifyMismatchError(
+            f"{len(self.mismatches)} table(s) differ: {bad}",
+            hint="reload them with a full load: py-load-medgen load --files TABLE,...",
+        )
 
 
 def expected_counts(loader: Loader) -> dict[str, tuple[int | None, str, dict[str, Any]]]:

@@ -81,7 +81,7 @@ def test_duckdb_compares_big_tables_a_range_at_a_time_exactly(
 ) -> None:
     """DuckDB's aggregate cannot spill, so big whole-row comparisons run in slices: forced
     here on small tables, with integer (pubmed_links.uid) and text (source_links.cui) bounds."""
-    import py_load_medgen.load.duckdb as backend
+    from py_load_medgen.load import duckdb as backend
 
     monkeypatch.setattr(backend, "_SLICE_ROWS", 100)
     sliced: dict[str, tuple[str, ...]] = {}

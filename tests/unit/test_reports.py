@@ -9,9 +9,9 @@ from typing import Any, cast
 import pytest
 
 from py_load_medgen import checkupdate, report
-from py_load_medgen import verify as verifying
 from py_load_medgen.errors import NotLoadedError
 from py_load_medgen.load.base import Loader
+from py_load_medgen.verify import _count_after
 
 BUILD = datetime(2026, 1, 7, 16, 30, tzinfo=UTC)
 LANDED = BUILD + timedelta(minutes=4, seconds=17)
@@ -129,7 +129,7 @@ def test_listing_a_local_directory(tmp_path: Path) -> None:
 def test_rows_a_run_leaves(
     mode: str, record: dict[str, Any], previous: int | None, expected: int
 ) -> None:
-    assert verifying._count_after(record, mode, previous) == expected
+    assert _count_after(record, mode, previous) == expected
 
 
 # -- formatting ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load import sql
@@ -118,6 +118,14 @@ class Loader(ABC):
     def __init__(self, uri: str, schema: str) -> None:
         self.uri = uri
         self.schema = schema
+
+    def __enter__(self) -> Self:
+        """Connect; the connection is closed when the ``with`` block ends, however it ends."""
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- connection, transactions, locking (backend) ----------------------------------------
 

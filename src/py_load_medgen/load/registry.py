@@ -1,7 +1,9 @@
-"""Backends by URI scheme, registered as entry points in the ``py_load_medgen.loaders`` group.
+"""Backends by URI scheme: the built-in ones registered here, others as entry points.
 
-The built-in PostgreSQL and DuckDB backends register exactly as a third-party one would, and a
-backend's driver is imported only when its scheme is used.
+The built-in PostgreSQL and DuckDB backends are named in code, so a source checkout or a test
+run without installed metadata finds them; entry points in the ``py_load_medgen.loaders`` group
+add to them, a third party's exactly like ours. A backend's driver is imported only when its
+scheme is used.
 """
 
 from __future__ import annotations
@@ -14,13 +16,33 @@ from py_load_medgen.load.base import Loader
 
 GROUP = "py_load_medgen.loaders"
 
+BUILT_IN: dict[str, str] = {
+    "postgresql": "py_load_medgen.load.postgres:PostgresLoader",
+    "postgres": "py_load_medgen.load.postgres:PostgresLoader",
+    "duckdb": "py_load_medgen.load.duckdb:DuckDBLoader",
+}
+"""URI scheme -> ``module:class`` of the backends that ship with the package."""
+
 
 def available() -> dict[str, EntryPoint]:
-    """Installed backends: URI scheme -> entry point."""
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+    """Known backends: URI scheme -> entry point; installed entry points add to the built-in.
+
+    Examples:
+        >>> {"duckdb", "postgres", "postgresql"} <= set(available())
+        True
+    """
+    backends = {name: EntryPoint(name, value, GROUP) for name, value in BUILT_IN.items()}
+    backends.update((ep.name, ep) for ep in entry_points(group=GROUP))
+    return backends
 
 
 def scheme_of(uri: str) -> str:
+    """The backend's name in a database URI: ``postgresql+psycopg://`` is ``postgresql``.
+
+    Examples:
+        >>> scheme_of("duckdb:///mirror.duckdb")
+        'duckdb'
+    """
     scheme = urlsplit(uri).scheme.lower()
     if not scheme:
         raise UsageError(
@@ -31,7 +53,14 @@ def scheme_of(uri: str) -> str:
 
 
 def open_loader(uri: str, schema: str) -> Loader:
-    """The loader for ``uri``'s scheme (not yet connected)."""
+    """The loader for ``uri``'s scheme (not yet connected; use it as a context manager).
+
+    Examples:
+        >>> loader = open_loader("duckdb:///:memory:", "medgen")
+        >>> with loader:
+        ...     loader.query("SELECT 42")
+        [(42,)]
+    """
     scheme = scheme_of(uri)
     backends = available()
     entry = backends.get(scheme)
