@@ -76,8 +76,23 @@ def run_cli(*args: str) -> int:
     return main([*args])
 
 
+def names_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
+    """A release of one file, NAMES.RRF.gz, with ``n`` concepts named ``<label> <i>``."""
+    out = tmp_path / name
+    out.mkdir()
+    rows = b"".join(f"C{i:07d}|{label} {i}|GTR|N|\n".encode() for i in range(n))
+    (out / "NAMES.RRF.gz").write_bytes(gzip.compress(b"#CUI|name|source|SUPPRESS|\n" + rows))
+    return out
+
+
 def load_release(source: Path, uri: str, *extra: str) -> int:
-    """Run `load` on a directory, with its rejects kept beside it."""
+    """Run `load` on a directory, with its rejects kept beside it; a directory holding only
+    some of the release's files loads just those."""
+    from py_load_medgen.release.files import FILES
+
+    present = sorted(p.name for p in source.iterdir())
+    if "--files" not in extra and len(present) < len(FILES):
+        extra = (*extra, "--files", ",".join(present))
     return run_cli(
         "load",
         "--source",

@@ -1,74 +1,69 @@
 """What a run is doing, for whoever watches: progress bars, periodic log lines, tests.
 
 The pipeline announces events; it neither knows nor cares who listens, so progress display
-stays out of the load path and costs nothing when nobody subscribes.
+stays out of the load path and costs nothing when nobody subscribes. The kinds form a closed
+set (``Kind``); ``docs/architecture.md`` lists each with its data, and a test keeps that list,
+this set and the calls of ``emit`` in agreement.
+
+Examples:
+    >>> seen = []
+    >>> stop = subscribe(lambda event: seen.append((event.kind, event.data)))
+    >>> emit("phase", phase="fetch")
+    >>> stop()
+    >>> emit("phase", phase="stage")  # nobody listens any more
+    >>> seen
+    [('phase', {'phase': 'fetch'})]
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+
+Kind = Literal[
+    "phase",
+    "staging_ready",
+    "file_started",
+    "bytes_read",
+    "indexing",
+    "file_done",
+    "delta_apply",
+    "publish_commit",
+    "published",
+    "download",
+    "download_chunk",
+]
+"""Every kind of event a run emits; see docs/architecture.md for the data each carries."""
+
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str
-    """run_started, phase, file_started, bytes_read, rows_loaded, file_done, run_finished."""
+    """One thing that happened: its kind and its data (table, file, bytes... by kind)."""
+
+    kind: Kind
     data: dict[str, Any] = field(default_factory=dict)
 
-
-class _Fault:
-    """Fault injection for the crash-safety tests, armed only by an environment variable.
-
-    ``PY_LOAD_MEDGEN_FAULT=KILL:EVENT[@TABLE][:N]`` kills the process with SIGKILL the N-th
-    time EVENT (for TABLE) is emitted (as an operator's ``kill -9`` would, at a point chosen
-    exactly);
-    ``PAUSE:EVENT[:N]`` writes ``PY_LOAD_MEDGEN_FAULT_FILE`` and waits there for a signal.
-    """
-
-    def __init__(self, spec: str) -> None:
-        action, _, rest = spec.partition(":")
-        event, _, nth = rest.partition(":")
-        self.event, _, self.table = event.partition("@")
-        self.action, self.nth, self.seen = action.upper(), int(nth or 1), 0
-
-    def reached(self, kind: str, data: dict[str, Any]) -> None:
-        if kind != self.event or (self.table and data.get("table") != self.table):
-            return
-        self.seen += 1
-        if self.seen != self.nth:
-            return
-        if self.action == "KILL":
-            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
-        marker = os.environ.get("PY_LOAD_MEDGEN_FAULT_FILE")
-        if marker:
-            Path(marker).write_text(str(os.getpid()))
-        for _ in range(600):  # the test signals us long before this runs out
-            time.sleep(0.1)
-
-
-_FAULT = (
-    _Fault(os.environ["PY_LOAD_MEDGEN_FAULT"]) if os.environ.get("PY_LOAD_MEDGEN_FAULT") else None
-)
 
 Listener = Callable[[Event], None]
 _listeners: list[Listener] = []
 
 
 def subscribe(listener: Listener) -> Callable[[], None]:
-    """Add a listener; returns the function that removes it."""
+    """Add a listener; returns the function that removes it.
+
+    A listener runs in the thread that emits (the parser's worker thread for ``bytes_read``)
+    and should return quickly; the crash tests install one that kills the process at an exact
+    point of a run (tests/fault_launcher.py).
+    """
     _listeners.append(listener)
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
-def emit(kind: str, **data: Any) -> None:
-    if _FAULT is not None:
-        _FAULT.reached(kind, data)
+def emit(kind: Kind, **data: Any) -> None:
+    """Tell every listener; with none, this costs one list check."""
     if _listeners:
         event = Event(kind, data)
         for listener in list(_listeners):
@@ -77,6 +72,6 @@ def emit(kind: str, **data: Any) -> None:
 
 def bytes_reader(table: str) -> Callable[[int], None] | None:
     """A callback for raw bytes read from one file, or None when nobody listens."""
-    if not _listeners and _FAULT is None:
+    if not _listeners:
         return None
     return lambda n: emit("bytes_read", table=table, bytes=n)

@@ -7,13 +7,12 @@ progress bars (one per file and download, one for the run's phase); on a pipe, a
 journal it is a log line per active file at most every ``interval`` seconds, so a cron job's
 log shows a long load advancing without a line per megabyte.
 
-Events understood (all optional; unknown ones are ignored):
+Events understood (the others of ``events.Kind`` are ignored):
 
 - ``phase(phase)``: a phase starts. Inside a file (between ``file_started`` and
   ``file_done``) it is that file's phase (stage, index), otherwise the run's (fetch, publish...).
 - ``file_started(table, file, size)``, ``file_done(table, rows, seconds)``.
 - ``bytes_read(table, bytes)``: raw (compressed) bytes read while parsing, an increment.
-- ``rows_loaded(table, rows)``: rows sent to the database, an increment.
 - ``download(file, done, total)``: bytes of a download so far; see ``download_callback``.
 """
 
@@ -194,12 +193,6 @@ class _View:
             self.work_added(work)
         work.done_bytes += bytes
         self.work_advanced(work)
-
-    def on_rows_loaded(self, table: str, rows: int, **_: Any) -> None:
-        work = self.work.get(table)
-        if work is not None:
-            work.rows += rows
-            self.work_advanced(work)
 
     def on_file_done(
         self, table: str, rows: int | None = None, seconds: float | None = None, **_: Any

@@ -1,17 +1,18 @@
 """Crash safety: a load killed at any point leaves exactly the old or the new release.
 
-Each load runs as a real process; PY_LOAD_MEDGEN_FAULT makes it SIGKILL itself at an exact
-point of the run (or pause there so the test can send SIGTERM/SIGINT).
+Each load runs as a real process, on every built-in backend; tests/fault_launcher.py arms a
+listener on the run's events that SIGKILLs it at an exact point of the run (or pauses there so
+the test can send SIGTERM/SIGINT).
 """
 
 from __future__ import annotations
 
 import gzip
-import os
+import json
 import random
+import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from py_load_medgen.errors import ExitCode
+from tests import fault_launcher
 from tests.conftest import create_database, drop_database
 from tests.helpers import query
 
@@ -58,24 +60,45 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return _release(root, "r1", 1), _release(root, "r2", 2)
 
 
-@pytest.fixture(scope="module")
-def loaded_template(releases: tuple[Path, Path], pg_admin_dsn: str) -> Iterator[str]:
-    """A database holding release 1, copied for each test (faster than loading it again)."""
+@pytest.fixture(scope="module", params=["postgresql", "duckdb"])
+def loaded_template(
+    request: pytest.FixtureRequest,
+    releases: tuple[Path, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str]]:
+    """A database holding release 1, copied for each test (faster than loading it again):
+    (backend, PostgreSQL template database name or DuckDB file)."""
+    if request.param == "duckdb":
+        template = tmp_path_factory.mktemp("duckdb-crash") / "r1.duckdb"
+        assert _load(releases[0], f"duckdb:///{template.as_posix()}").wait() == 0
+        yield "duckdb", str(template)
+        return
+    admin = str(request.getfixturevalue("pg_admin_dsn"))
     name = f"medgen_tpl_{uuid.uuid4().hex[:10]}"
     try:
-        assert _load(releases[0], create_database(pg_admin_dsn, name)).wait() == 0
-        yield name
+        assert _load(releases[0], create_database(admin, name)).wait() == 0
+        yield "postgresql", name
     finally:
-        drop_database(pg_admin_dsn, name)
+        drop_database(admin, name)
 
 
 @pytest.fixture
-def r1_uri(loaded_template: str, pg_admin_dsn: str) -> Iterator[str]:
+def r1_uri(
+    loaded_template: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """A fresh database holding release 1, on the backend of ``loaded_template``."""
+    backend, template = loaded_template
+    if backend == "duckdb":
+        path = tmp_path / "medgen-mirror.duckdb"
+        shutil.copy(template, path)
+        yield f"duckdb:///{path.as_posix()}"
+        return
+    admin = str(request.getfixturevalue("pg_admin_dsn"))
     name = f"medgen_test_{uuid.uuid4().hex[:12]}"
     try:
-        yield create_database(pg_admin_dsn, name, template=loaded_template)
+        yield create_database(admin, name, template=template)
     finally:
-        drop_database(pg_admin_dsn, name)
+        drop_database(admin, name)
 
 
 def _load(
@@ -85,29 +108,11 @@ def _load(
     marker: Path | None = None,
     mode: str = "full",
 ) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PY_LOAD_MEDGEN_FAULT")}
-    if fault:
-        env["PY_LOAD_MEDGEN_FAULT"] = fault
-    if marker:
-        env["PY_LOAD_MEDGEN_FAULT_FILE"] = str(marker)
+    """A load in its own process, with ``fault`` armed by the test launcher when given."""
+    args = ["load", "--mode", mode, "--source", source, "--files", FILES, "--db-uri", uri]
+    args += ["--rejects-dir", source.parent / "rejects"]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "py_load_medgen.cli",
-            "load",
-            "--mode",
-            mode,
-            "--source",
-            str(source),
-            "--files",
-            FILES,
-            "--db-uri",
-            uri,
-            "--rejects-dir",
-            str(source.parent / "rejects"),
-        ],
-        env=env,
+        fault_launcher.command(fault, *args, marker=marker),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -115,13 +120,30 @@ def _load(
 
 
 def _fingerprints(uri: str) -> tuple[tuple[int, str], ...]:
+    row_hash = "hash(t::VARCHAR)" if uri.startswith("duckdb") else "hashtext(t::text)::bigint"
     return tuple(
-        query(
-            uri,
-            f"SELECT count(*), sum(hashtext(t::text)::bigint)::text FROM medgen.{t} t",
-        )[0]
+        tuple(query(uri, f'SELECT count(*), sum({row_hash})::VARCHAR FROM "medgen"."{t}" AS t')[0])
         for t in TABLES
     )
+
+
+def _staged(uri: str) -> list[tuple[int]]:
+    return query(
+        uri,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\\_staging\\_%' "
+        "ESCAPE '\\'",
+    )
+
+
+def _statuses(uri: str) -> list[str]:
+    return [s for (s,) in query(uri, 'SELECT status FROM "medgen"."etl_runs" ORDER BY started_at')]
+
+
+def _lock_file(uri: str) -> Path | None:
+    """The DuckDB lock file beside the database (PostgreSQL locks in the server)."""
+    if not uri.startswith("duckdb"):
+        return None
+    return Path(uri.removeprefix("duckdb://") + ".lock")
 
 
 KILL_POINTS = [
@@ -140,39 +162,35 @@ KILL_POINTS = [
 def test_sigkill_leaves_old_or_new_release(
     point: str, releases: tuple[Path, Path], r1_uri: str
 ) -> None:
-    pg_uri = r1_uri
     r2 = releases[1]
-    before = _fingerprints(pg_uri)
-    proc = _load(r2, pg_uri, fault=f"KILL:{point}")
+    before = _fingerprints(r1_uri)
+    proc = _load(r2, r1_uri, fault=f"KILL:{point}")
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    after_kill = _fingerprints(pg_uri)
-    rerun = _load(r2, pg_uri)
-    out, err = rerun.communicate()
+    lock = _lock_file(r1_uri)
+    if lock is not None:  # the dead process's lock is left, naming it
+        assert json.loads(lock.read_text())["pid"] == proc.pid
+    after_kill = _fingerprints(r1_uri)
+    rerun = _load(r2, r1_uri)  # takes over the dead process's lock and finishes the job
+    _, err = rerun.communicate()
     assert rerun.returncode == 0, err
-    new = _fingerprints(pg_uri)
+    new = _fingerprints(r1_uri)
     assert after_kill in (before, new)  # every table old, or every table new: never a mix
     assert after_kill == (new if point == "published" else before)
-    statuses = [
-        s for (s,) in query(pg_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
-    ]
     expected_killed = "succeeded" if point == "published" else "failed"
-    assert statuses == ["succeeded", expected_killed, "succeeded"]
-    leftovers = query(
-        pg_uri, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_staging\\_%'"
-    )
-    assert leftovers == [(0,)]
+    assert _statuses(r1_uri) == ["succeeded", expected_killed, "succeeded"]
+    assert _staged(r1_uri) == [(0,)]
+    assert lock is None or not lock.exists()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_ctrl_c_roll_back(
     sig: signal.Signals, releases: tuple[Path, Path], r1_uri: str, tmp_path: Path
 ) -> None:
-    pg_uri = r1_uri
     r2 = releases[1]
-    before = _fingerprints(pg_uri)
+    before = _fingerprints(r1_uri)
     marker = tmp_path / "paused"
-    proc = _load(r2, pg_uri, fault="PAUSE:indexing@relationships", marker=marker)
+    proc = _load(r2, r1_uri, fault="PAUSE:indexing@relationships", marker=marker)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -181,13 +199,14 @@ def test_sigterm_and_ctrl_c_roll_back(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert "rolled back" in err
-    assert _fingerprints(pg_uri) == before
-    rows = query(pg_uri, "SELECT status, error_message FROM medgen.etl_runs ORDER BY started_at")
-    assert rows[-1][0] == "failed" and "interrupted" in rows[-1][1]
-    leftovers = query(
-        pg_uri, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_staging\\_%'"
+    assert _fingerprints(r1_uri) == before
+    rows = query(
+        r1_uri, 'SELECT status, error_message FROM "medgen"."etl_runs" ORDER BY started_at'
     )
-    assert leftovers == [(0,)]
+    assert rows[-1][0] == "failed" and "interrupted" in rows[-1][1]
+    assert _staged(r1_uri) == [(0,)]
+    lock = _lock_file(r1_uri)
+    assert lock is None or not lock.exists()
 
 
 def test_sigkill_in_the_middle_of_a_delta_apply(releases: tuple[Path, Path], r1_uri: str) -> None:
@@ -201,10 +220,7 @@ def test_sigkill_in_the_middle_of_a_delta_apply(releases: tuple[Path, Path], r1_
     _, err = rerun.communicate()
     assert rerun.returncode == 0, err
     assert _fingerprints(r1_uri) != before
-    statuses = [
-        s for (s,) in query(r1_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
-    ]
-    assert statuses == ["succeeded", "failed", "succeeded"]
+    assert _statuses(r1_uri) == ["succeeded", "failed", "succeeded"]
 
 
 def test_sigkill_while_downloading(
@@ -217,12 +233,8 @@ def test_sigkill_while_downloading(
     r2 = releases[1]
     before = _fingerprints(r1_uri)
     cache = tmp_path / "downloads"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PY_LOAD_MEDGEN_FAULT")}
     with serve(r2) as (url, server):
-        command = [
-            sys.executable,
-            "-m",
-            "py_load_medgen.cli",
+        args = [
             "load",
             "--source",
             url,
@@ -236,8 +248,7 @@ def test_sigkill_while_downloading(
             str(tmp_path / "rej"),
         ]
         killed = subprocess.run(
-            command,
-            env={**env, "PY_LOAD_MEDGEN_FAULT": "KILL:download_chunk@relationships:2"},
+            fault_launcher.command("KILL:download_chunk@relationships:2", *args),
             capture_output=True,
             text=True,
             check=False,
@@ -247,11 +258,10 @@ def test_sigkill_while_downloading(
         kept = (cache / "MGREL.RRF.gz.part").stat().st_size
         assert kept > 0
         assert _fingerprints(r1_uri) == before
-        rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        rerun = subprocess.run(
+            fault_launcher.command(None, *args), capture_output=True, text=True, check=False
+        )
         assert rerun.returncode == 0, rerun.stderr
         assert (cache / "MGREL.RRF.gz").read_bytes() == (r2 / "MGREL.RRF.gz").read_bytes()
         assert server.gets("MGREL.RRF.gz")[-1].headers["Range"] == f"bytes={kept}-"
-    statuses = [
-        s for (s,) in query(r1_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
-    ]
-    assert statuses == ["succeeded", "failed", "succeeded"]
+    assert _statuses(r1_uri) == ["succeeded", "failed", "succeeded"]

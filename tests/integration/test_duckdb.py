@@ -7,13 +7,10 @@ import gzip
 import json
 import logging
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,33 +25,10 @@ from py_load_medgen.parse.stream import EncodedFile, not_an_integer
 from py_load_medgen.pipeline import LoadOptions, run_full
 from py_load_medgen.release.files import spec_for_file
 from py_load_medgen.source.local import LocalSource
-from tests.helpers import query, run_cli, table_rows
-from tests.integration.test_crash import KILL_POINTS, TABLES, _load, _release
+from tests.helpers import load_release as load
+from tests.helpers import names_release, query, run_cli, table_rows
 
 NAMES_HEADER = b"#CUI|name|source|SUPPRESS|\n"
-
-
-def names_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
-    out = tmp_path / name
-    out.mkdir()
-    rows = b"".join(f"C{i:07d}|{label} {i}|GTR|N|\n".encode() for i in range(n))
-    (out / "NAMES.RRF.gz").write_bytes(gzip.compress(NAMES_HEADER + rows))
-    return out
-
-
-def load(source: Path, uri: str, *extra: str) -> int:
-    return run_cli(
-        "load",
-        "--source",
-        str(source),
-        "--db-uri",
-        uri,
-        "--files",
-        "NAMES.RRF.gz",
-        "--rejects-dir",
-        str(source.parent / "rejects"),
-        *extra,
-    )
 
 
 def connected(uri: str) -> DuckDBLoader:
@@ -515,81 +489,6 @@ def test_an_interrupted_query_is_an_interrupt(duckdb_uri: str) -> None:
         assert loader.query("SELECT 42") == [(42,)]
     finally:
         loader.close()
-
-
-# -- crash safety (the harness of test_crash.py, against a DuckDB file) -------------------------
-
-
-@pytest.fixture(scope="module")
-def crash_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """Two releases, and a DuckDB file holding the first, copied for each test."""
-    root = tmp_path_factory.mktemp("duckdb-crash")
-    r1, r2 = _release(root, "r1", 1), _release(root, "r2", 2)
-    template = root / "r1.duckdb"
-    assert _load(r1, f"duckdb:///{template.as_posix()}").wait() == 0
-    return r1, r2, template
-
-
-def _fingerprints(uri: str) -> tuple[tuple[int, str], ...]:
-    return tuple(
-        query(uri, f'SELECT count(*), sum(hash(t::VARCHAR))::VARCHAR FROM "medgen"."{t}" AS t')[0]
-        for t in TABLES
-    )
-
-
-def _staged(uri: str) -> list[tuple[int]]:
-    return query(
-        uri,
-        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\\_staging\\_%' "
-        "ESCAPE '\\'",
-    )
-
-
-@pytest.mark.parametrize("point", KILL_POINTS)
-def test_sigkill_leaves_old_or_new_release(
-    point: str, crash_releases: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
-    _, r2, template = crash_releases
-    path = tmp_path / "medgen-mirror.duckdb"
-    shutil.copy(template, path)
-    uri = f"duckdb:///{path.as_posix()}"
-    before = _fingerprints(uri)
-    proc = _load(r2, uri, fault=f"KILL:{point}")
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    assert json.loads((tmp_path / "medgen-mirror.duckdb.lock").read_text())["pid"] == proc.pid
-    after_kill = _fingerprints(uri)
-    rerun = _load(r2, uri)  # takes over the dead process's lock and finishes the job
-    _, err = rerun.communicate()
-    assert rerun.returncode == 0, err
-    new = _fingerprints(uri)
-    assert after_kill == (new if point == "published" else before)
-    runs = query(uri, 'SELECT status FROM "medgen"."etl_runs" ORDER BY started_at')
-    killed = "succeeded" if point == "published" else "failed"
-    assert [s for (s,) in runs] == ["succeeded", killed, "succeeded"]
-    assert _staged(uri) == [(0,)]
-    assert not (tmp_path / "medgen-mirror.duckdb.lock").exists()
-
-
-def test_sigterm_rolls_back(crash_releases: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    _, r2, template = crash_releases
-    path = tmp_path / "medgen-mirror.duckdb"
-    shutil.copy(template, path)
-    uri = f"duckdb:///{path.as_posix()}"
-    before = _fingerprints(uri)
-    marker = tmp_path / "paused"
-    proc = _load(r2, uri, fault="PAUSE:indexing@relationships", marker=marker)
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == ExitCode.INTERRUPTED, err
-    assert "rolled back" in err
-    assert _fingerprints(uri) == before
-    assert _staged(uri) == [(0,)]
-    assert not (tmp_path / "medgen-mirror.duckdb.lock").exists()
 
 
 def test_delta_with_scratch_columns_runs_the_shared_change_capture(

@@ -10,7 +10,8 @@ import pytest
 
 from py_load_medgen.errors import ExitCode
 from py_load_medgen.release.files import FILES, spec_for_table
-from tests.helpers import load_release, query, read_file_rows, same_multiset, table_rows
+from tests.helpers import load_release as load
+from tests.helpers import query, read_file_rows, same_multiset, table_rows
 
 
 def write_gz(path: Path, text: bytes) -> Path:
@@ -26,13 +27,6 @@ def names_release(tmp_path: Path, rows: list[bytes], name: str = "r") -> Path:
     out.mkdir()
     write_gz(out / "NAMES.RRF.gz", NAMES_HEADER + b"".join(rows))
     return out
-
-
-def load(source: Path, uri: str, *extra: str) -> int:
-    """Run a load; a directory holding only some files loads just those."""
-    if "--files" not in extra and len(list(source.iterdir())) < len(FILES):
-        extra = (*extra, "--files", ",".join(p.name for p in sorted(source.iterdir())))
-    return load_release(source, uri, *extra)
 
 
 def test_real_names_load_exactly(real_data: Path, db_uri: str, tmp_path: Path) -> None:

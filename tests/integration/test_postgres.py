@@ -11,30 +11,8 @@ import pytest
 
 from py_load_medgen.errors import ExitCode, LockedError
 from py_load_medgen.load.postgres import PostgresLoader
-from tests.helpers import query, run_cli
-
-
-def names_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
-    out = tmp_path / name
-    out.mkdir()
-    rows = b"".join(f"C{i:07d}|{label} {i}|GTR|N|\n".encode() for i in range(n))
-    (out / "NAMES.RRF.gz").write_bytes(gzip.compress(b"#CUI|name|source|SUPPRESS|\n" + rows))
-    return out
-
-
-def load(source: Path, uri: str, *extra: str) -> int:
-    return run_cli(
-        "load",
-        "--source",
-        str(source),
-        "--db-uri",
-        uri,
-        "--files",
-        "NAMES.RRF.gz",
-        "--rejects-dir",
-        str(source.parent / "rejects"),
-        *extra,
-    )
+from tests.helpers import load_release as load
+from tests.helpers import names_release, query
 
 
 def two_table_release(tmp_path: Path, name: str, n: int, label: str) -> Path:

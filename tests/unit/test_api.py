@@ -10,6 +10,7 @@ import doctest
 import importlib
 import inspect
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_result_types_render_and_serialise(
 
     monkeypatch.chdir(tmp_path)
     uri = f"duckdb:///{tmp_path / 'm.duckdb'}"
-    results = [
+    results: list[Any] = [
         py_load_medgen.load(
             str(release),
             db_uri=uri,

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from py_load_medgen.errors import InputError
 
@@ -25,6 +25,15 @@ except ImportError:  # pragma: no cover
 READ_SIZE = 1 << 20
 MAX_OUTPUT = 2 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+
+INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, ValueError, _INFLATE.error)
+"""What inflating corrupt gzip data raises, whichever implementation inflates."""
+
+
+def gzip_inflater() -> Any:
+    """A decompressor for one gzip member (ISA-L's when installed, else zlib's): feed it with
+    ``decompress(data, max_length)``; it verifies the member's CRC and size."""
+    return _INFLATE.decompressobj(31)
 
 
 def describe_start(head: bytes) -> str:
@@ -68,10 +77,10 @@ def read_chunks(
 def _inflate(
     name: str, fh: BinaryIO, first: bytes, on_read: Callable[[int], None] | None
 ) -> Iterator[bytes]:
-    errors: tuple[type[Exception], ...] = (zlib.error, OSError, ValueError, _INFLATE.error)
+    errors: tuple[type[Exception], ...] = (*INFLATE_ERRORS, OSError)
     pending = first
     while pending:
-        inflater = _INFLATE.decompressobj(31)
+        inflater = gzip_inflater()
         try:
             while True:
                 # Capping the output bounds memory: a megabyte of gzip can inflate to a gigabyte.

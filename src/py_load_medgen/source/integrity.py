@@ -6,15 +6,18 @@ verification costs no time of its own, and an HTML error page is caught at its f
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from py_load_medgen.errors import InputError, IntegrityError
 from py_load_medgen.parse.header import MAX_HEADER_BYTES, parse_header
-from py_load_medgen.parse.reader import _INFLATE, GZIP_MAGIC, MAX_OUTPUT, describe_start
+from py_load_medgen.parse.reader import (
+    GZIP_MAGIC,
+    INFLATE_ERRORS,
+    MAX_OUTPUT,
+    describe_start,
+    gzip_inflater,
+)
 from py_load_medgen.release.files import FileSpec
-
-_ERRORS: tuple[type[Exception], ...] = (zlib.error, ValueError, _INFLATE.error)
 
 
 class StreamCheck:
@@ -68,7 +71,7 @@ class StreamCheck:
                                 "trailing garbage after the gzip data", "download it again"
                             )
                         return
-                    self.inflater = _INFLATE.decompressobj(31)
+                    self.inflater = gzip_inflater()
                 inflater = self.inflater
                 out = inflater.decompress(pending, MAX_OUTPUT)
                 self._text(out)
@@ -77,7 +80,7 @@ class StreamCheck:
                     # A gzip file may hold several members back to back.
                     pending = inflater.unused_data
                     self.inflater = None
-        except _ERRORS as exc:
+        except INFLATE_ERRORS as exc:
             raise self._fail(f"corrupt gzip data ({exc})", "download the file again") from None
 
     def _text(self, out: bytes) -> None:
