@@ -123,6 +123,9 @@ def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
         f"rows_updated {big}, rows_deleted {big}, rows_unchanged {big}, "
         f"unknown_columns {txt}, match_key {txt}, duration_seconds {dbl}, skipped boolean, "
         f"PRIMARY KEY (run_id, table_name))",
+        # Added by the file comparison of deltas (#15); ALTER so that older schemas gain them.
+        f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_method {txt}",
+        f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_note {txt}",
     ]
 
 
@@ -163,6 +166,8 @@ FILE_COLUMNS = (
     "match_key",
     "duration_seconds",
     "skipped",
+    "compare_method",
+    "compare_note",
 )
 
 
