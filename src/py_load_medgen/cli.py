@@ -453,9 +453,17 @@ def _db(db_uri: str | None) -> str:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@kept_dir_option
 @db_options
 @common_options
-def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_format: str) -> None:
+def status(
+    as_json: bool,
+    kept_dir: str | None,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Show the release loaded now: when, by which run, and the rows of every table.
 
     Row counts are counted in the database, not copied from the metadata. Exits with 7 when
@@ -471,10 +479,25 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     _setup(log_level, log_format, db_uri)
     with report.connected(_db(db_uri), schema) as loader:
         result = report.status(loader)
+        result.kept = _kept_usage(loader.describe(), schema, kept_dir)
     if as_json:
         _echo_json(result.to_json())
     else:
         click.echo(result.render())
+
+
+def _kept_usage(database: str, schema: str, kept_dir: str | None) -> dict[str, Any]:
+    from py_load_medgen import kept
+
+    usage = kept.KeptFiles(
+        kept.root_for(database, schema, Path(kept_dir) if kept_dir else None)
+    ).usage()
+    return {
+        "path": str(usage.root),
+        "files": usage.files,
+        "bytes": usage.bytes,
+        "apparent_bytes": usage.apparent,
+    }
 
 
 @cli.command()
