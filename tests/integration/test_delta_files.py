@@ -13,7 +13,9 @@ import pytest
 
 from py_load_medgen import pipeline
 from py_load_medgen.compare import CompareOptions
+from py_load_medgen.errors import ExitCode
 from py_load_medgen.generate import derive_release, generate_release
+from py_load_medgen.load.registry import open_loader
 from tests.helpers import load_release as load
 from tests.helpers import query, run_cli
 from tests.integration.test_delta import assert_mirrors
@@ -135,3 +137,47 @@ def test_shuffled_file_falls_back_early_and_stays_exact(
     # Next week's delta from the shuffled release compares from its kept file again.
     assert load(r2, db_uri, "--mode", "delta", *kept) == 0
     assert_mirrors(db_uri, r2, TABLES)
+
+
+def test_verify_compares_rows_with_the_kept_files(
+    releases: tuple[Path, Path], db_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r1, _ = releases
+    kept = ("--kept-dir", str(tmp_path / "kept"))
+    assert load(r1, db_uri, "--files", FILES, *kept) == 0
+    capsys.readouterr()
+    assert run_cli("verify", "--db-uri", db_uri, *kept) == 0
+    assert "every table matches" in capsys.readouterr().out
+    loader = open_loader(db_uri, "medgen")
+    loader.connect()
+    try:
+        with loader.transaction():
+            name = loader.query("SELECT preferred_name FROM medgen.concepts ORDER BY cui LIMIT 1")[
+                0
+            ][0]
+            loader.execute(
+                "UPDATE medgen.concepts SET preferred_name = preferred_name || 'x' "
+                "WHERE cui = (SELECT min(cui) FROM medgen.concepts)"
+            )
+    finally:
+        loader.close()
+    assert run_cli("verify", "--db-uri", db_uri, *kept, "--quick") == 0
+    capsys.readouterr()
+    assert run_cli("verify", "--db-uri", db_uri, *kept) == ExitCode.VERIFY_MISMATCH
+    out = capsys.readouterr().out
+    assert (
+        "concepts: 2 row(s) differ from the file: 1 missing from the table, 1 not in the file"
+        in out
+    )
+    assert "extra: " in out and f"{name}x|" in out
+    assert run_cli("verify", "--db-uri", db_uri, "--source", str(r1), "--json") == (
+        ExitCode.VERIFY_MISMATCH
+    )
+    result = json.loads(capsys.readouterr().out)
+    tables = {t["table"]: t for t in result["tables"]}
+    assert tables["concepts"]["content"]["rows_differing"] == 2
+    examples = tables["concepts"]["content"]["examples"]
+    assert {e["side"] for e in examples} == {"missing", "extra"}
+    assert any(e["row"]["preferred_name"] == name + "x" for e in examples)
+    assert tables["definitions"]["ok"]
+    assert tables["pubmed_links"]["ok"] and tables["pubmed_links"]["content"]["rows_differing"] == 0
