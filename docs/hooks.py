@@ -269,6 +269,11 @@ METADATA_COLUMNS = {
         "match_key": "The natural key the data proved unique; delta loads match rows by it.",
         "duration_seconds": "Time spent on the table.",
         "skipped": "Delta loads: the file had not changed and the table was not touched.",
+        "compare_method": "Delta loads: `file` when the changes were found by reading the kept "
+        "previous file beside the new one, `database` when the new file was staged whole and "
+        "compared in SQL.",
+        "compare_note": "Delta loads: why the table was compared in the database (no kept file, "
+        "a reshuffled file, different columns...).",
     },
 }
 """Descriptions of the metadata tables' columns; the build fails if one lacks a description."""
