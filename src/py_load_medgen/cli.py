@@ -365,26 +365,84 @@ def runner_summary(result: RunResult) -> dict[str, Any]:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--files", default="", help="Comma-separated file or table names (default all).")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Derive the next build of this release directory (generated or genuine) instead.",
+)
+@click.option(
+    "--churn",
+    type=click.FloatRange(0, 0.9),
+    default=0.01,
+    show_default=True,
+    help="With --from: share of rows changed (a third deleted, updated, inserted).",
+)
+@click.option(
+    "--churn-kind",
+    type=click.Choice(["ordered", "random", "shuffle"]),
+    default="ordered",
+    show_default=True,
+    help="With --from: ordered keeps the row order as NCBI's builds do; random scatters the "
+    "new rows; shuffle writes every row in a random order.",
+)
+@click.option("--shuffle", default="", help="With --from: files or tables to shuffle anyway.")
+@click.option(
+    "--reorder-columns", default="", help="With --from: files or tables whose columns move."
+)
 @common_options
 def generate(
-    out_dir: str, scale: float, seed: int, files: str, log_level: str, log_format: str
+    out_dir: str,
+    scale: float,
+    seed: int,
+    files: str,
+    from_dir: str | None,
+    churn: float,
+    churn_kind: str,
+    shuffle: str,
+    reorder_columns: str,
+    log_level: str,
+    log_format: str,
 ) -> None:
-    """Write a synthetic MedGen-shaped release (all files, real layouts and quirks).
+    """Write a synthetic MedGen-shaped release, or derive the next build of a release.
+
+    With --from, every file of that release is rewritten into OUT_DIR with the churn asked
+    for, and the counts a comparison of the two builds finds are printed per table.
 
     \b
     Examples:
       py-load-medgen generate ./sample
       py-load-medgen generate --scale 0.1 --seed 7 /tmp/medgen-0.1
+      py-load-medgen generate --from ./sample --churn 0.01 --churn-kind ordered ./next-week
+      py-load-medgen generate --from ./sample --churn 0 --shuffle MGREL.RRF.gz ./shuffled
     """
-    from py_load_medgen.generate import generate_release
+    from py_load_medgen.generate import derive_release, generate_release
     from py_load_medgen.pipeline import select_specs
 
     _setup(log_level, log_format)
-    names = [f.strip() for f in files.split(",") if f.strip()]
-    tables = [s.table for s in select_specs(names)] if names else None
-    counts = generate_release(Path(out_dir), scale=scale, seed=seed, files=tables)
-    for table, rows in counts.items():
-        click.echo(f"{table}\t{rows}")
+
+    def tables_of(value: str) -> list[str] | None:
+        names = [f.strip() for f in value.split(",") if f.strip()]
+        return [s.table for s in select_specs(names)] if names else None
+
+    if from_dir is None:
+        counts = generate_release(Path(out_dir), scale=scale, seed=seed, files=tables_of(files))
+        for table, rows in counts.items():
+            click.echo(f"{table}\t{rows}")
+        return
+    changes = derive_release(
+        Path(from_dir),
+        Path(out_dir),
+        churn=churn,
+        seed=seed,
+        kind=churn_kind,  # type: ignore[arg-type]  # click.Choice checked it
+        shuffle=tables_of(shuffle) or (),
+        reorder_columns=tables_of(reorder_columns) or (),
+        files=tables_of(files),
+    )
+    click.echo("table\tinserted\tupdated\tdeleted\tunchanged")
+    for table, c in changes.items():
+        click.echo(f"{table}\t{c['inserted']}\t{c['updated']}\t{c['deleted']}\t{c['unchanged']}")
 
 
 @cli.command(name="schema")
