@@ -262,7 +262,7 @@ def test_changed_rows_rebuild_the_new_release(base: Path, tmp_path: Path, fmt: s
     tables = ["concepts", "relationships", "definitions", "pubmed_links", "uid_cui_history"]
     expected = derive_release(base, new, churn=0.1, seed=5, kind="random", files=tables)
     rows_dir = tmp_path / "rows"
-    _diff(base, new, rows_dir=rows_dir, rows_format=fmt)  # type: ignore[arg-type]
+    _diff(base, new, rows_dir=rows_dir, rows_format=fmt)
     for table in tables:
         spec = BY_TABLE[table]
         changed = _read_rows(rows_dir / f"{table}.{fmt}")
