@@ -104,6 +104,15 @@ def files_option(help_text: str) -> Callable[[F], F]:
     return click.option("--files", default="", envvar=_env("files"), help=help_text)
 
 
+kept_dir_option = click.option(
+    "--kept-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar=_env("kept-dir"),
+    help="Where the files of the loaded release are kept for deltas "
+    "[default: the user data dir's kept/, one folder per database and schema].",
+)
+
 download_dir_option = click.option(
     "--download-dir",
     type=click.Path(file_okay=False),
@@ -269,6 +278,14 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("rejects-dir"),
     help="Where quarantined rows are written, one folder per run.",
 )
+@click.option(
+    "--keep-files/--no-keep-files",
+    default=True,
+    show_default=True,
+    envvar=_env("keep-files"),
+    help="Keep the loaded files so the next delta compares files instead of whole tables.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -284,6 +301,8 @@ def load(
     max_bad_rows: int,
     strict_schema: bool,
     rejects_dir: str,
+    keep_files: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -312,6 +331,8 @@ def load(
         max_bad_rows=max_bad_rows,
         strict_schema=strict_schema,
         rejects_dir=Path(rejects_dir),
+        keep_files=keep_files,
+        kept_dir=Path(kept_dir) if kept_dir else None,
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = runner.load(

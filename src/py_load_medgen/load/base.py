@@ -44,6 +44,11 @@ class TableLoad:
     match_key: tuple[str, ...] | None = None
     duration: float = 0.0
     skipped: bool = False
+    compare_method: str | None = None
+    """How a delta found this table's changes: 'file' (the kept previous file was read
+    beside the new one) or 'database' (the new file staged whole and compared in SQL)."""
+    compare_note: str | None = None
+    """Why a delta compared in the database rather than from the files."""
 
 
 @dataclass
@@ -105,6 +110,8 @@ def file_row(run_id: str, load: TableLoad) -> tuple[Any, ...]:
         ",".join(load.match_key) if load.match_key else None,
         round(load.duration, 3),
         load.skipped,
+        load.compare_method,
+        load.compare_note,
     )
 
 
@@ -164,6 +171,7 @@ class Loader(ABC):
         self.drop_staging(specs)
 
     def drop_staging(self, specs: Sequence[FileSpec]) -> None:
+        from py_load_medgen.load.changes import staging_tables
         from py_load_medgen.release.files import FILES
 
         del specs  # a killed run may have staged tables this run does not touch
@@ -172,6 +180,8 @@ class Loader(ABC):
                 self.execute(
                     f"DROP TABLE IF EXISTS {sql.qname(self.schema, sql.staging_name(spec.table))}"
                 )
+            for table in staging_tables(FILES):
+                self.execute(f"DROP TABLE IF EXISTS {sql.qname(self.schema, table)}")
 
     def ensure_schema(self) -> None:
         # Asking first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the whole database even

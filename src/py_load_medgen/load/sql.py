@@ -125,6 +125,9 @@ def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
         f"rows_updated {big}, rows_deleted {big}, rows_unchanged {big}, "
         f"unknown_columns {txt}, match_key {txt}, duration_seconds {dbl}, skipped boolean, "
         f"PRIMARY KEY (run_id, table_name))",
+        # Added by the file comparison of deltas (#15); ALTER so that older schemas gain them.
+        f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_method {txt}",
+        f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_note {txt}",
         # Its own table rather than a column of etl_runs: created if missing, an existing
         # schema gains it without touching the tables it has.
         f"CREATE TABLE IF NOT EXISTS {qname(schema, RUN_CHANGES)} ("
@@ -169,6 +172,8 @@ FILE_COLUMNS = (
     "match_key",
     "duration_seconds",
     "skipped",
+    "compare_method",
+    "compare_note",
 )
 
 
