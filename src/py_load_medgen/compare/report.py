@@ -26,7 +26,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from py_load_medgen.compare.changeset import ChangedRows, ChangeSet, Value
 from py_load_medgen.compare.files import CompareOptions, compare_files
@@ -688,6 +688,67 @@ def _data_rows(file: SourceFile) -> int:
     if last != b"\n":
         lines += 1
     return max(0, lines - 1)
+
+
+# -- a delta load's report -----------------------------------------------------------------------
+
+
+class _Counted(Protocol):
+    """What a delta load knows of one table (``load.base.TableLoad`` has these)."""
+
+    table: str
+    inserted: int | None
+    updated: int | None
+    deleted: int | None
+    unchanged: int | None
+    skipped: bool
+    compare_method: str | None
+    compare_note: str | None
+
+
+class ChangeCollector:
+    """The change report of a delta load, gathered while it runs.
+
+    The pipeline calls :meth:`collect` with each change set while it is still open (only
+    the concept-level tables' rows are read, and they are small), then :meth:`finish` with
+    the per-table counts it recorded, and keeps the result with
+    :func:`store_change_report` in its publishing transaction. Tables compared in the
+    database have counts but add nothing to the concept summary.
+    """
+
+    def __init__(self, examples: int = EXAMPLES) -> None:
+        self.examples = examples
+        self.tracker = _ConceptTracker()
+
+    def collect(self, change: ChangeSet) -> None:
+        if change.compared:
+            self.tracker.add(change)
+
+    def finish(
+        self, loads: Iterable[_Counted], *, old: str | None = None, new: str | None = None
+    ) -> ChangeReport:
+        tables: dict[str, TableChanges] = {}
+        for load in loads:
+            if load.skipped:
+                method, reason = "same", None
+            elif load.compare_method is None:
+                method, reason = "new", "a table new to the schema, loaded whole"
+            else:
+                method, reason = load.compare_method, load.compare_note
+            tables[load.table] = TableChanges(
+                load.table,
+                load.inserted,
+                load.updated,
+                load.deleted,
+                load.unchanged,
+                method,
+                reason,
+            )
+        categories, found = self.tracker.categories()
+        for category in categories:
+            category.examples = found.get(category.kind, [])[: self.examples]
+        ordered = {t: tables[t] for t in sorted(tables, key=_table_order)}
+        return ChangeReport(old, new, ordered, categories)
 
 
 # -- the report kept with a delta run -------------------------------------------------------
