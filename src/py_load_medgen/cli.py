@@ -511,9 +511,17 @@ def _db(db_uri: str | None) -> str:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@kept_dir_option
 @db_options
 @common_options
-def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_format: str) -> None:
+def status(
+    as_json: bool,
+    kept_dir: str | None,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Show the release loaded now: when, by which run, and the rows of every table.
 
     Row counts are counted in the database, not copied from the metadata. Exits with 7 when
@@ -529,10 +537,25 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     _setup(log_level, log_format, db_uri)
     with report.connected(_db(db_uri), schema) as loader:
         result = report.status(loader)
+        result.kept = _kept_usage(loader.describe(), schema, kept_dir)
     if as_json:
         _echo_json(result.to_json())
     else:
         click.echo(result.render())
+
+
+def _kept_usage(database: str, schema: str, kept_dir: str | None) -> dict[str, Any]:
+    from py_load_medgen import kept
+
+    usage = kept.KeptFiles(
+        kept.root_for(database, schema, Path(kept_dir) if kept_dir else None)
+    ).usage()
+    return {
+        "path": str(usage.root),
+        "files": usage.files,
+        "bytes": usage.bytes,
+        "apparent_bytes": usage.apparent,
+    }
 
 
 @cli.command()
@@ -690,6 +713,13 @@ def diff(
 @cli.command()
 @source_option("Also count the rows of the release's files here (directory or URL) and compare.")
 @files_option("Comma-separated file or table names to verify (default: every loaded table).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    envvar=_env("quick"),
+    help="Only count rows; do not compare them with the files.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
@@ -698,6 +728,8 @@ def diff(
 def verify(
     source: str | None,
     files: str,
+    quick: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -705,10 +737,12 @@ def verify(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Recount every loaded table and compare with the run metadata and, with --source, the files.
+    """Compare every loaded table with the files of the loaded release, row by row.
 
-    Exits with 8 when a table differs, 7 when nothing is loaded. With --source each file is
-    parsed exactly as a load parses it, so its count is the number of rows a load would leave.
+    Recounts every table against the run metadata, then compares its rows as a multiset with
+    the rows of its file: the file kept by the last load, or the one in --source. Exits with
+    8 when a table differs (naming how many rows, with up to 10 examples), 7 when nothing is
+    loaded. --quick only counts. Files are parsed exactly as a load parses them.
 
     \b
     Examples:
@@ -733,7 +767,12 @@ def verify(
             else None
         )
         with progress.display(quiet=_quiet() or origin is None, log_format=log_format):
-            result = verifying.verify(loader, origin, specs)
+            from py_load_medgen import kept
+
+            store = kept.KeptFiles(
+                kept.root_for(loader.describe(), schema, Path(kept_dir) if kept_dir else None)
+            )
+            result = verifying.verify(loader, origin, specs, quick=quick, kept_files=store)
     if as_json:
         _echo_json(result.to_json())
     else:

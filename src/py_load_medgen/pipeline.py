@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from py_load_medgen import events, kept, logs
-from py_load_medgen.compare import ChangeSet, compare_files
+from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
 from py_load_medgen.compare.report import ChangeCollector, store_change_report
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
 from py_load_medgen.load import changes
@@ -30,6 +30,8 @@ from py_load_medgen.version import __version__
 log = logging.getLogger(__name__)
 
 MODES = ("full", "delta")
+COMPARE_OPTIONS = CompareOptions()
+"""How far a delta's file comparison goes before a table falls back to the database."""
 STRATEGIES = ("swap", "truncate")
 
 
@@ -479,6 +481,7 @@ def capture_changes(
             file.path,
             old_name=previous.get("file_name") or file.name,
             new_name=file.name,
+            options=COMPARE_OPTIONS,
             on_read=events.bytes_reader(table),
         )
     if not change.compared:

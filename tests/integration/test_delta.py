@@ -191,6 +191,12 @@ def test_genuine_consecutive_builds(real_data: Path, db_uri: str, tmp_path: Path
         assert counts["relationships"][:4] == rels
         if new.name == "2021-08-18":
             assert names == (10, 8, 1, 204_572 + 1)  # 19 of 204,591 rows changed
+        methods = query(
+            db_uri,
+            "SELECT DISTINCT f.compare_method FROM medgen.etl_run_files f JOIN medgen.etl_runs r "
+            "USING (run_id) WHERE r.started_at = (SELECT max(started_at) FROM medgen.etl_runs)",
+        )
+        assert methods == [("file",)]  # both tables from the kept files, none in the database
 
 
 def test_views_grants_and_indexes_survive_delta(

@@ -22,6 +22,8 @@ MAX_BLOCK = 4 << 20
 FIRST_WINDOW = 8
 """Lines looked at on each side for an anchor, at first; a quarter of the next try."""
 MAX_WINDOW = 1 << 15
+SHORT = 1 << 14
+"""Bytes buffered before looking for a one-line change."""
 
 
 class ReshuffledError(Exception):
@@ -38,8 +40,6 @@ class _Side:
         self.eof = False
         self.consumed = 0
         """Bytes moved past so far."""
-        self.lines = 0
-        """Lines moved past so far."""
 
     def available(self) -> int:
         return len(self.buf) - self.pos
@@ -60,10 +60,9 @@ class _Side:
             self.pos = 0
         return len(self.buf) - self.pos
 
-    def advance(self, n: int, lines: int) -> None:
+    def advance(self, n: int) -> None:
         self.pos += n
         self.consumed += n
-        self.lines += lines
 
     def peek_lines(self, n: int) -> list[bytes]:
         """Up to ``n`` complete lines from the position, without moving (fewer at the end)."""
@@ -79,7 +78,7 @@ class _Side:
             want *= 4
 
     def take(self, lines: list[bytes]) -> None:
-        self.advance(sum(len(line) for line in lines) + len(lines), len(lines))
+        self.advance(sum(len(line) for line in lines) + len(lines))
 
 
 class Aligner:
@@ -99,12 +98,24 @@ class Aligner:
         detect_after: int = 16 << 20,
         max_unpaired: float = 0.5,
     ) -> None:
+        self.new_lines = 0
+        """Lines of the new stream (known once ``run()`` returns)."""
         self.old = _Side(old)
-        self.new = _Side(new)
+        self.new = _Side(self._counted(new))
         self.unpaired = unpaired
         self.detect_after = detect_after
         self.max_unpaired = max_unpaired
         self.mismatches = 0
+
+    def _counted(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        last = b"\n"
+        for chunk in chunks:
+            if chunk:
+                self.new_lines += chunk.count(b"\n")
+                last = chunk[-1:]
+            yield chunk
+        if last != b"\n":
+            self.new_lines += 1  # the last line lacks its line feed
 
     def run(self) -> None:
         while True:
@@ -123,17 +134,22 @@ class Aligner:
         old, new = self.old, self.new
         size = FIRST_BLOCK
         while True:
-            n = min(size, old.fill(size), new.fill(size))
+            if len(old.buf) - old.pos < size:
+                old.fill(size)
+            if len(new.buf) - new.pos < size:
+                new.fill(size)
+            ob, nb, a, b = old.buf, new.buf, old.pos, new.pos
+            n = min(size, len(ob) - a, len(nb) - b)
             if n == 0:
                 return
-            a, b = old.pos, new.pos
-            if old.buf[a : a + n] == new.buf[b : b + n]:
+            if ob[a : a + n] == nb[b : b + n]:
                 # Only whole lines count as equal: stop at the block's last line feed.
-                cut = old.buf.rfind(b"\n", a, a + n) + 1 - a
+                cut = ob.rfind(b"\n", a, a + n) + 1 - a
                 if cut > 0:
-                    lines = old.buf.count(b"\n", a, a + cut)
-                    old.advance(cut, lines)
-                    new.advance(cut, lines)
+                    old.pos += cut
+                    new.pos += cut
+                    old.consumed += cut
+                    new.consumed += cut
                 if n < size:
                     return
                 # A line longer than the block: grow past the cap until it fits.
@@ -141,26 +157,28 @@ class Aligner:
                 continue
             # The first differing byte, by halving; then back to the start of its line.
             lo, hi = 0, n
-            while hi - lo > 32:
+            while hi - lo > 16:
                 mid = (lo + hi) // 2
-                if old.buf[a + lo : a + mid] == new.buf[b + lo : b + mid]:
+                if ob[a + lo : a + mid] == nb[b + lo : b + mid]:
                     lo = mid
                 else:
                     hi = mid
-            while old.buf[a + lo] == new.buf[b + lo]:
+            while ob[a + lo] == nb[b + lo]:
                 lo += 1
-            start = old.buf.rfind(b"\n", a, a + lo) + 1
-            if start > a:
-                cut = start - a
-                lines = old.buf.count(b"\n", a, start)
-                old.advance(cut, lines)
-                new.advance(cut, lines)
+            cut = ob.rfind(b"\n", a, a + lo) + 1 - a
+            if cut > 0:
+                old.pos += cut
+                new.pos += cut
+                old.consumed += cut
+                new.consumed += cut
             return
 
     def _resync(self) -> None:
         """Both sides start with differing lines: find the nearest common line and move the
         lines before it on each side to the unpaired multisets."""
         self.mismatches += 1
+        if self._one_line_change():
+            return
         window = FIRST_WINDOW
         while True:
             olds = self.old.peek_lines(window)
@@ -189,6 +207,41 @@ class Aligner:
                 return
             window *= 4
 
+    def _one_line_change(self) -> bool:
+        """The common cases, without splitting lines: one line inserted, deleted or updated
+        (the next line of one side equals the first or the next of the other)."""
+        old, new = self.old, self.new
+        if len(old.buf) - old.pos < SHORT:
+            old.fill(SHORT)
+        if len(new.buf) - new.pos < SHORT:
+            new.fill(SHORT)
+        ob, nb, a, b = old.buf, new.buf, old.pos, new.pos
+        a1 = ob.find(b"\n", a)
+        b1 = nb.find(b"\n", b)
+        if a1 < 0 or b1 < 0:
+            return False
+        a2 = ob.find(b"\n", a1 + 1)
+        b2 = nb.find(b"\n", b1 + 1)
+        if b2 >= 0 and ob[a:a1] == nb[b1 + 1 : b2]:  # a line inserted
+            self.unpaired.add_new(nb[b:b1])
+            new.pos = b1 + 1
+            new.consumed += b1 + 1 - b
+            return True
+        if a2 >= 0 and nb[b:b1] == ob[a1 + 1 : a2]:  # a line deleted
+            self.unpaired.add_old(ob[a:a1])
+            old.pos = a1 + 1
+            old.consumed += a1 + 1 - a
+            return True
+        if a2 >= 0 and b2 >= 0 and ob[a1 + 1 : a2] == nb[b1 + 1 : b2]:  # a line updated
+            self.unpaired.add_old(ob[a:a1])
+            self.unpaired.add_new(nb[b:b1])
+            old.pos = a1 + 1
+            new.pos = b1 + 1
+            old.consumed += a1 + 1 - a
+            new.consumed += b1 + 1 - b
+            return True
+        return False
+
     def _unpair(self, olds: list[bytes], news: list[bytes]) -> None:
         for line in olds:
             self.unpaired.add_old(line)
@@ -204,7 +257,7 @@ class Aligner:
             lines.pop()
             for line in lines:
                 add(line)
-            side.advance(end - side.pos, len(lines))
+            side.advance(end - side.pos)
 
     def _check_order(self) -> None:
         if not self.detect_after or self.new.consumed < self.detect_after:

@@ -113,7 +113,7 @@ def compare_files(
         "file",
         deleted=deleted,
         inserted=inserted,
-        new_rows=aligner.new.lines,
+        new_rows=aligner.new_lines,
         seconds=time.perf_counter() - started,
         workdir=root,
     )
