@@ -377,7 +377,7 @@ def _delta(
     loader.prepare_staging(specs)
     store = kept_files(loader, options)
     loads: list[TableLoad] = []
-    report = ChangeCollector()
+    collector = ChangeCollector()
     plans: list[tuple[FileSpec, tuple[str, ...] | None, str]] = []
     """Per changed table: its spec, the key it is matched on, and how its changes were
     staged: 'new' (a table new to the schema), 'file' (a change set) or 'database'."""
@@ -410,7 +410,7 @@ def _delta(
             staged = None
             if change is not None:
                 with change:
-                    report.collect(change)
+                    collector.collect(change)
                     staged, reason = stage_change_set(
                         loader, file, change, previous or {}, options, run
                     )
@@ -442,7 +442,7 @@ def _delta(
                         changes.apply(loader, spec, key)
                     else:
                         loader.apply_delta(spec, key)
-                store_change_report(loader, run.run_id, report.finish(loads, new=run.source))
+                store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
                 loader.record_success(run, loads)
                 events.emit("publish_commit", run_id=run.run_id)
             events.emit("published", run_id=run.run_id)
