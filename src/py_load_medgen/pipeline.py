@@ -18,6 +18,7 @@ from typing import Any
 
 from py_load_medgen import events, kept, logs
 from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
+from py_load_medgen.compare.report import ChangeCollector, store_change_report
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
 from py_load_medgen.load import changes
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
@@ -376,6 +377,7 @@ def _delta(
     loader.prepare_staging(specs)
     store = kept_files(loader, options)
     loads: list[TableLoad] = []
+    collector = ChangeCollector()
     plans: list[tuple[FileSpec, tuple[str, ...] | None, str]] = []
     """Per changed table: its spec, the key it is matched on, and how its changes were
     staged: 'new' (a table new to the schema), 'file' (a change set) or 'database'."""
@@ -408,6 +410,7 @@ def _delta(
             staged = None
             if change is not None:
                 with change:
+                    collector.collect(change)
                     staged, reason = stage_change_set(
                         loader, file, change, previous or {}, options, run
                     )
@@ -439,6 +442,7 @@ def _delta(
                         changes.apply(loader, spec, key)
                     else:
                         loader.apply_delta(spec, key)
+                store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
                 loader.record_success(run, loads)
                 events.emit("publish_commit", run_id=run.run_id)
             events.emit("published", run_id=run.run_id)

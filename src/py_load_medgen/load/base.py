@@ -422,6 +422,26 @@ class Loader(ABC):
                 file_row(run.run_id, load),
             )
 
+    def record_changes(self, run_id: str, report: str) -> None:
+        """Keep a run's change report (JSON); inside the caller's publishing transaction."""
+        table = sql.qname(self.schema, sql.RUN_CHANGES)
+        self.execute(f"DELETE FROM {table} WHERE run_id = {self.placeholder}", (run_id,))
+        self.execute(
+            sql.insert(self.schema, sql.RUN_CHANGES, ("run_id", "report"), self.placeholder),
+            (run_id, report),
+        )
+
+    def run_changes(self, run_id: str) -> str | None:
+        """The change report kept with a run (JSON), None when it kept none."""
+        if not self.table_exists(sql.RUN_CHANGES):
+            return None
+        rows = self.query(
+            f"SELECT report FROM {sql.qname(self.schema, sql.RUN_CHANGES)} "
+            f"WHERE run_id = {self.placeholder}",
+            (run_id,),
+        )
+        return str(rows[0][0]) if rows else None
+
     def record_failure(self, run: RunRecord, error: str) -> None:
         run.status = "failed"
         run.error = error

@@ -16,6 +16,8 @@ from py_load_medgen.release.schema import Index
 STAGING_PREFIX = "_staging_"
 RUNS = "etl_runs"
 RUN_FILES = "etl_run_files"
+RUN_CHANGES = "etl_run_changes"
+"""One change report (JSON) per delta run: what changed, per table and per concept."""
 
 
 def ident(name: str) -> str:
@@ -126,6 +128,10 @@ def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
         # Added by the file comparison of deltas (#15); ALTER so that older schemas gain them.
         f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_method {txt}",
         f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_note {txt}",
+        # Its own table rather than a column of etl_runs: created if missing, an existing
+        # schema gains it without touching the tables it has.
+        f"CREATE TABLE IF NOT EXISTS {qname(schema, RUN_CHANGES)} ("
+        f"run_id {txt} PRIMARY KEY, report {txt} NOT NULL)",
     ]
 
 
