@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -342,3 +343,52 @@ def test_diff_command_rejects_sources_without_common_files(
     (tmp_path / "b").mkdir()
     assert main(["diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
     assert "no MedGen file in common" in capsys.readouterr().err
+
+
+def test_diff_fetches_a_release_over_http(
+    real_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.servers.http_files import serve
+
+    releases = real_data / "releases"
+    served = tmp_path / "served"
+    shutil.copytree(releases / "2021-08-18", served)
+    with serve(served) as (url, _server):
+        code = main(
+            [
+                "diff",
+                str(releases / "2021-08-11"),
+                url,
+                "--files",
+                "NAMES.RRF.gz",
+                "--download-dir",
+                str(tmp_path / "cache"),
+                "--json",
+            ]
+        )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["tables"]["concepts"] == {
+        "inserted": 10,
+        "updated": 8,
+        "deleted": 1,
+        "unchanged": 204_573,
+    }
+
+
+def test_generate_from_a_release_prints_what_diff_finds(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "next"
+    args = ["generate", "--from", str(base), "--churn", "0.03", "--seed", "4", str(out)]
+    assert main([*args, "--churn-kind", "random", "--files", "NAMES.RRF.gz,MGCONSO.RRF.gz"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t") == ["table", "inserted", "updated", "deleted", "unchanged"]
+    printed = {
+        cells[0]: dict(zip(lines[0].split("\t")[1:], map(int, cells[1:]), strict=True))
+        for cells in (line.split("\t") for line in lines[1:])
+    }
+    assert set(printed) == {"concepts", "concept_names"}
+    assert _diff(base, out).to_json()["tables"] == printed
+    # A wrong kind is a usage error, before anything is written.
+    assert main([*args, "--churn-kind", "sideways"]) == 2
