@@ -11,8 +11,8 @@ HPO/OMIM/MONDO mappings gained or lost, with a few examples of each.
 ``diff_releases`` compares two sources; ``summarize_changes`` turns the change sets a delta
 load computed into the same report, which ``store_change_report`` keeps with the run. The
 changed rows themselves (and the full concept lists) go to a directory when asked, as CSV
-or Parquet, streamed: memory holds 8 bytes per changed row of a keyed table, plus the
-changed rows of the few small concept-level tables.
+or Parquet, streamed: memory holds a 64-bit digest per changed row of a keyed table (its
+key), plus the changed rows of the few small concept-level tables.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from py_load_medgen.compare.changeset import ChangedRows, ChangeSet, Value
 from py_load_medgen.compare.files import CompareOptions, compare_files
 from py_load_medgen.errors import UsageError
-from py_load_medgen.release.files import BY_TABLE, FILES, FileSpec
+from py_load_medgen.release.files import BY_TABLE, FILES, ColumnType, FileSpec
 
 if TYPE_CHECKING:
     from py_load_medgen.load.base import Loader
@@ -305,7 +305,15 @@ class _RowsWriter:
     def path(self, name: str) -> Path:
         return self.directory / f"{name}.{self.fmt}"
 
-    def write(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> Path:
+    def write(
+        self,
+        name: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Value]],
+        integer: Sequence[bool] = (),
+    ) -> Path:
+        """Write ``rows`` under ``name``; ``integer`` marks the integer columns (Parquet
+        types them so), every other column is text."""
         path = self.path(name)
         tmp = path.with_name(f".{path.name}.tmp")
         if self.fmt == "csv":
@@ -314,54 +322,40 @@ class _RowsWriter:
                 writer.writerow(columns)
                 writer.writerows(rows)
         else:
-            _write_parquet(tmp, columns, rows)
+            flags = list(integer) or [False] * len(columns)
+            _write_parquet(tmp, columns, rows, flags)
         tmp.replace(path)
         return path
 
 
-def _write_parquet(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> None:
+def _write_parquet(
+    path: Path, columns: Sequence[str], rows: Iterable[Sequence[Value]], integer: list[bool]
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    batch: list[Sequence[Value]] = []
-    writer: Any = None
-    types: list[Any] = []
-
-    def flush() -> None:
-        nonlocal writer, types
-        if not types:
-            # A column holding integers in the first batch is an integer column; text
-            # otherwise (values of one column have one type: they come from one spec).
-            types = [
-                pa.int64()
-                if any(isinstance(r[k], int) for r in batch)
-                and all(r[k] is None or isinstance(r[k], int) for r in batch)
-                else pa.string()
-                for k in range(len(columns))
-            ]
-        arrays = [
-            pa.array(
-                [r[k] if (r[k] is None or t == pa.int64()) else str(r[k]) for r in batch],
-                type=t,
-            )
-            for k, t in enumerate(types)
+    schema = pa.schema(
+        [
+            pa.field(c, pa.int64() if i else pa.string())
+            for c, i in zip(columns, integer, strict=True)
         ]
-        table = pa.Table.from_arrays(arrays, names=list(columns))
-        if writer is None:
-            writer = pq.ParquetWriter(str(path), table.schema)
-        writer.write_table(table)
-        batch.clear()
+    )
+    batch: list[Sequence[Value]] = []
+    with pq.ParquetWriter(str(path), schema) as writer:
 
-    try:
+        def flush() -> None:
+            arrays = [
+                pa.array([r[k] for r in batch], type=field.type) for k, field in enumerate(schema)
+            ]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            batch.clear()
+
         for row in rows:
             batch.append(row)
             if len(batch) >= 65_536:
                 flush()
-        if batch or writer is None:
+        if batch:
             flush()
-    finally:
-        if writer is not None:
-            writer.close()
 
 
 def _labelled(
@@ -568,6 +562,7 @@ def _table_changes(change: ChangeSet, writer: _RowsWriter | None) -> TableChange
             change.table,
             (CHANGE_COLUMN, *spec.column_names),
             _labelled(change, deleted_keys, inserted_keys),
+            (False, *(c.type is not ColumnType.TEXT for c in spec.columns)),
         )
     return result
 
