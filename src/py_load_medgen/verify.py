@@ -149,7 +149,7 @@ def expected_counts(loader: Loader) -> dict[str, tuple[int | None, str, dict[str
     """
     if not loader.table_exists(sql.RUNS):
         return {}
-    cols = ", ".join(f"f.{sql.ident(c)}" for c in sql.FILE_COLUMNS)
+    cols = loader.file_columns_select("f.")
     rows = loader.query(
         f"SELECT {cols}, r.mode FROM {sql.qname(loader.schema, sql.RUN_FILES)} f "
         f"JOIN {sql.qname(loader.schema, sql.RUNS)} r ON r.run_id = f.run_id "

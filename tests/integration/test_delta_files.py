@@ -181,3 +181,24 @@ def test_verify_compares_rows_with_the_kept_files(
     assert any(e["row"]["preferred_name"] == name + "x" for e in examples)
     assert tables["definitions"]["ok"]
     assert tables["pubmed_links"]["ok"] and tables["pubmed_links"]["content"]["rows_differing"] == 0
+
+
+def test_schema_of_an_older_version_is_read_then_upgraded(
+    releases: tuple[Path, Path], db_uri: str, tmp_path: Path
+) -> None:
+    r1, r2 = releases
+    kept = ("--files", FILES, "--kept-dir", str(tmp_path / "kept"))
+    assert load(r1, db_uri, *kept) == 0
+    loader = open_loader(db_uri, "medgen")
+    loader.connect()
+    try:
+        with loader.transaction():
+            for column in ("compare_method", "compare_note"):
+                loader.execute(f"ALTER TABLE medgen.etl_run_files DROP COLUMN {column}")
+    finally:
+        loader.close()
+    assert run_cli("status", "--db-uri", db_uri) == 0
+    assert run_cli("verify", "--db-uri", db_uri, "--quick") == 0
+    assert load(r2, db_uri, "--mode", "delta", *kept) == 0
+    assert_mirrors(db_uri, r2, TABLES)
+    assert {m for m, _ in methods(db_uri).values()} == {"file"}

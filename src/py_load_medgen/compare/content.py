@@ -69,7 +69,9 @@ class ContentDiff:
 
 def compare_content(spec: FileSpec, table: Batches, file: Batches) -> ContentDiff:
     """Compare the rows ``table`` yields with the rows ``file`` yields (both from the start)."""
-    con = duckdb.connect()
+    # One thread and a small memory limit: the aggregate holds BUCKETS groups, and a reader
+    # of Arrow batches needs no more; the default would take a share of the machine's RAM.
+    con = duckdb.connect(config={"threads": 1, "memory_limit": "64MB"})
     try:
         left = _fingerprints(con, spec, table())
         right = _fingerprints(con, spec, file())

@@ -469,18 +469,34 @@ class Loader(ABC):
 
     def run_files(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.query(
-            f"SELECT {', '.join(sql.ident(c) for c in sql.FILE_COLUMNS)} "
+            f"SELECT {self.file_columns_select()} "
             f"FROM {sql.qname(self.schema, sql.RUN_FILES)} WHERE run_id = {self.placeholder} "
             "ORDER BY table_name",
             (run_id,),
         )
         return [dict(zip(sql.FILE_COLUMNS, row, strict=True)) for row in rows]
 
+    def file_columns_select(self, prefix: str = "") -> str:
+        """``FILE_COLUMNS`` as a select list; NULL for a column the schema lacks (a schema
+        made by an older version, read before a load adds the column)."""
+        have = {
+            str(name)
+            for (name,) in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                f"{self.placeholder} AND table_name = {self.placeholder}",
+                (self.schema, sql.RUN_FILES),
+            )
+        }
+        return ", ".join(
+            f"{prefix}{sql.ident(c)}" if c in have else f"NULL AS {sql.ident(c)}"
+            for c in sql.FILE_COLUMNS
+        )
+
     def loaded_state(self) -> dict[str, dict[str, Any]]:
         """Per table, the file record of the newest successful run that loaded it."""
         if not self.table_exists(sql.RUNS):
             return {}
-        cols = ", ".join(f"f.{sql.ident(c)}" for c in sql.FILE_COLUMNS)
+        cols = self.file_columns_select("f.")
         rows = self.query(
             f"SELECT {cols} FROM {sql.qname(self.schema, sql.RUN_FILES)} f "
             f"JOIN {sql.qname(self.schema, sql.RUNS)} r ON r.run_id = f.run_id "

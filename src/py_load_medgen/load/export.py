@@ -18,8 +18,8 @@ from py_load_medgen.load import sql
 from py_load_medgen.load.base import Loader
 from py_load_medgen.release.files import ColumnType, FileSpec
 
-BATCH_ROWS = 500_000
-BLOCK_BYTES = 8 << 20
+BATCH_ROWS = 100_000
+BLOCK_BYTES = 4 << 20
 _ARROW = {ColumnType.BIGINT: pa.int64(), ColumnType.SMALLINT: pa.int16()}
 _NUL = "\x00"
 
