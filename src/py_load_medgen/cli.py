@@ -107,6 +107,15 @@ def files_option(help_text: str) -> Callable[[F], F]:
     return click.option("--files", default="", envvar=_env("files"), help=help_text)
 
 
+kept_dir_option = click.option(
+    "--kept-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar=_env("kept-dir"),
+    help="Where the files of the loaded release are kept for deltas "
+    "[default: the user data dir's kept/, one folder per database and schema].",
+)
+
 download_dir_option = click.option(
     "--download-dir",
     type=click.Path(file_okay=False),
@@ -274,6 +283,14 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("rejects-dir"),
     help="Where quarantined rows are written, one folder per run.",
 )
+@click.option(
+    "--keep-files/--no-keep-files",
+    default=True,
+    show_default=True,
+    envvar=_env("keep-files"),
+    help="Keep the loaded files so the next delta compares files instead of whole tables.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -289,6 +306,8 @@ def load(
     max_bad_rows: int,
     strict_schema: bool,
     rejects_dir: str,
+    keep_files: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -317,6 +336,8 @@ def load(
         max_bad_rows=max_bad_rows,
         strict_schema=strict_schema,
         rejects_dir=Path(rejects_dir),
+        keep_files=keep_files,
+        kept_dir=Path(kept_dir) if kept_dir else None,
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = api.load(
@@ -353,21 +374,74 @@ def _print(result: _Result, as_json: bool) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--files", default="", help="Comma-separated file or table names (default all).")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Derive the next build of this release directory (generated or genuine) instead.",
+)
+@click.option(
+    "--churn",
+    type=click.FloatRange(0, 0.9),
+    default=0.01,
+    show_default=True,
+    help="With --from: share of rows changed (a third deleted, updated, inserted).",
+)
+@click.option(
+    "--churn-kind",
+    type=click.Choice(["ordered", "random", "shuffle"]),
+    default="ordered",
+    show_default=True,
+    help="With --from: ordered keeps the row order as NCBI's builds do; random scatters the "
+    "new rows; shuffle writes every row in a random order.",
+)
+@click.option("--shuffle", default="", help="With --from: files or tables to shuffle anyway.")
+@click.option(
+    "--reorder-columns", default="", help="With --from: files or tables whose columns move."
+)
 @common_options
 def generate(
-    out_dir: str, scale: float, seed: int, files: str, log_level: str, log_format: str
+    out_dir: str,
+    scale: float,
+    seed: int,
+    files: str,
+    from_dir: str | None,
+    churn: float,
+    churn_kind: str,
+    shuffle: str,
+    reorder_columns: str,
+    log_level: str,
+    log_format: str,
 ) -> None:
-    """Write a synthetic MedGen-shaped release (all files, real layouts and quirks).
+    """Write a synthetic MedGen-shaped release, or derive the next build of a release.
+
+    With --from, every file of that release is rewritten into OUT_DIR with the churn asked
+    for, and the counts a comparison of the two builds finds are printed per table.
 
     \b
     Examples:
       py-load-medgen generate ./sample
       py-load-medgen generate --scale 0.1 --seed 7 /tmp/medgen-0.1
+      py-load-medgen generate --from ./sample --churn 0.01 --churn-kind ordered ./next-week
+      py-load-medgen generate --from ./sample --churn 0 --shuffle MGREL.RRF.gz ./shuffled
     """
     from py_load_medgen import api
 
     _setup(log_level, log_format)
-    _print(api.generate_release(Path(out_dir), scale=scale, seed=seed, files=files), False)
+    if from_dir is None:
+        _print(api.generate_release(Path(out_dir), scale=scale, seed=seed, files=files), False)
+        return
+    derived = api.derive_release(
+        Path(from_dir),
+        Path(out_dir),
+        churn=churn,
+        seed=seed,
+        kind=churn_kind,  # type: ignore[arg-type]  # click.Choice checked it
+        shuffle=shuffle,
+        reorder_columns=reorder_columns,
+        files=files,
+    )
+    _print(derived, False)
 
 
 @cli.command(name="schema")
@@ -409,9 +483,17 @@ def _echo_json(data: Any) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@kept_dir_option
 @db_options
 @common_options
-def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_format: str) -> None:
+def status(
+    as_json: bool,
+    kept_dir: str | None,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Show the release loaded now: when, by which run, and the rows of every table.
 
     Row counts are counted in the database, not copied from the metadata. Exits with 7 when
@@ -425,7 +507,9 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
-    _print(api.status(db_uri, schema=schema), as_json)
+    _print(
+        api.status(db_uri, schema=schema, kept_dir=Path(kept_dir) if kept_dir else None), as_json
+    )
 
 
 @cli.command()
@@ -444,6 +528,13 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     help="Only runs with this status.",
 )
 @click.option("--run", default=None, help="One run's details, table by table (a run id).")
+@click.option(
+    "--changes",
+    "changes_of",
+    metavar="RUN_ID",
+    default=None,
+    help="The change report a delta run kept: rows per table, concepts added, retired...",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @db_options
 @common_options
@@ -451,6 +542,7 @@ def history(
     limit: int,
     status: str | None,
     run: str | None,
+    changes_of: str | None,
     as_json: bool,
     db_uri: str | None,
     schema: str,
@@ -467,16 +559,99 @@ def history(
       py-load-medgen history --db-uri postgresql://me@localhost/medgen
       py-load-medgen history --status failed --limit 5
       py-load-medgen history --run 20260105T031200Z-1a2b3c4d --json
+      py-load-medgen history --changes 20260105T031200Z-1a2b3c4d
     """
     from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
+    if changes_of is not None:
+        _print(api.changes(db_uri, changes_of, schema=schema), as_json)
+        return
     _print(api.history(db_uri, schema=schema, limit=limit, status=status, run_id=run), as_json)
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@files_option("Comma-separated file or table names to compare (default: every file in both).")
+@click.option(
+    "--rows",
+    "rows_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each table's changed rows, and every concept-level change, to this directory.",
+)
+@click.option(
+    "--format",
+    "rows_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of --rows.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    help="Examples shown per kind of concept change.",
+)
+@download_dir_option
+@network_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common_options
+def diff(
+    old: str,
+    new: str,
+    files: str,
+    rows_dir: str | None,
+    rows_format: str,
+    examples: int,
+    download_dir: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """What changed between two releases OLD and NEW; no database needed.
+
+    OLD and NEW are release directories or URLs (fetched into the download cache). The files
+    present in both are compared, streamed side by side: per table the rows inserted,
+    updated (same natural key, other values), deleted and unchanged, then what happened to
+    concepts: added, retired, merged, renamed, definitions and HPO/OMIM/MONDO mappings.
+
+    \b
+    Examples:
+      py-load-medgen diff ./medgen-2021-08-11 ./medgen-2021-08-18
+      py-load-medgen diff ./last-week https://ftp.ncbi.nlm.nih.gov/pub/medgen/ --files NAMES.RRF.gz
+      py-load-medgen diff ./old ./new --json | jq '.tables.concepts'
+      py-load-medgen diff ./old ./new --rows ./changes --format parquet
+    """
+    from py_load_medgen import api
+
+    _setup(log_level, log_format)
+    result = api.diff(
+        old,
+        new,
+        files=files,
+        rows_dir=Path(rows_dir) if rows_dir else None,
+        rows_format="parquet" if rows_format == "parquet" else "csv",
+        examples=examples,
+        download_dir=Path(download_dir) if download_dir else None,
+        network=_download_settings(),
+    )
+    _print(result, as_json)
 
 
 @cli.command()
 @source_option("Also count the rows of the release's files here (directory or URL) and compare.")
 @files_option("Comma-separated file or table names to verify (default: every loaded table).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    envvar=_env("quick"),
+    help="Only count rows; do not compare them with the files.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
@@ -485,6 +660,8 @@ def history(
 def verify(
     source: str | None,
     files: str,
+    quick: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -492,10 +669,12 @@ def verify(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Recount every loaded table and compare with the run metadata and, with --source, the files.
+    """Compare every loaded table with the files of the loaded release, row by row.
 
-    Exits with 8 when a table differs, 7 when nothing is loaded. With --source each file is
-    parsed exactly as a load parses it, so its count is the number of rows a load would leave.
+    Recounts every table against the run metadata, then compares its rows as a multiset with
+    the rows of its file: the file kept by the last load, or the one in --source. Exits with
+    8 when a table differs (naming how many rows, with up to 10 examples), 7 when nothing is
+    loaded. --quick only counts. Files are parsed exactly as a load parses them.
 
     \b
     Examples:
@@ -514,6 +693,8 @@ def verify(
             files=files,
             download_dir=Path(download_dir) if download_dir else None,
             network=_download_settings(),
+            quick=quick,
+            kept_dir=Path(kept_dir) if kept_dir else None,
         )
     _print(result, as_json)
     result.raise_for_mismatch()

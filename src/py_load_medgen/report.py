@@ -8,12 +8,14 @@ there. Each report is a dataclass with ``to_json()`` for ``--json`` and ``render
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from py_load_medgen.compare.report import ChangeReport
 from py_load_medgen.errors import NotLoadedError, UsageError
 from py_load_medgen.load import sql
 from py_load_medgen.load.base import Loader
@@ -149,6 +151,8 @@ class Status:
     running: dict[str, Any] | None = None
     failed_since: dict[str, Any] | None = None
     """The newest run, when it failed after the newest success."""
+    kept: dict[str, Any] | None = None
+    """Where the files kept for deltas are and what they cost (see kept.py); None: off."""
 
     @property
     def release_time(self) -> datetime | None:
@@ -176,6 +180,7 @@ class Status:
             "tables": [t.to_json() for t in self.tables],
             "running": _run_brief(self.running),
             "failed_since": _run_brief(self.failed_since),
+            "kept_files": self.kept,
         }
 
     def render(self) -> str:
@@ -213,7 +218,19 @@ class Status:
         ]
         rows.append(["total", count(self.total_rows), "", "", ""])
         lines += ["", table_text(["table", "rows", "file", "release", "run"], rows, {1})]
+        if self.kept is not None:
+            lines += ["", kept_line(self.kept)]
         return "\n".join(lines)
+
+
+def kept_line(kept: dict[str, Any]) -> str:
+    """One line on the files kept for the next delta."""
+    mib = 1024 * 1024
+    return (
+        f"kept files for deltas: {kept['files']} in {kept['path']}, "
+        f"{kept['bytes'] / mib:,.1f} MiB of their own "
+        f"({kept['apparent_bytes'] / mib:,.1f} MiB counting hard links to the sources)"
+    )
 
 
 def _run_brief(run: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -507,3 +524,16 @@ def dictionary_json() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def store_change_report(loader: Loader, run_id: str, report: ChangeReport) -> None:
+    """Keep ``report`` with run ``run_id``; call it inside the transaction that publishes the
+    run's changes, so the report commits with them or not at all."""
+    loader.record_changes(run_id, json.dumps(report.to_json(), sort_keys=True))
+
+
+def stored_change_report(loader: Loader, run_id: str) -> ChangeReport | None:
+    """The change report kept with a run; None when the run kept none (a full load, a run
+    of an older version of the tool, or an unknown run)."""
+    text = loader.run_changes(run_id)
+    return ChangeReport.from_json(json.loads(text)) if text else None

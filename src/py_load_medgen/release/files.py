@@ -10,8 +10,11 @@ re-describe a file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+
+from py_load_medgen.errors import UsageError
 
 
 class ColumnType(Enum):
@@ -374,3 +377,18 @@ def spec_for_file(name: str) -> FileSpec | None:
 
 def spec_for_table(table: str) -> FileSpec:
     return BY_TABLE[table]
+
+
+def select_specs(names: Sequence[str]) -> list[FileSpec]:
+    """The specs for ``--files`` (served file names or table names); all when empty."""
+    if not names:
+        return list(FILES)
+    chosen: list[FileSpec] = []
+    for name in names:
+        spec = spec_for_file(name) or next((s for s in FILES if s.table == name), None)
+        if spec is None:
+            known = ", ".join(s.name for s in FILES)
+            raise UsageError(f"unknown file {name!r} in --files; known files: {known}")
+        if spec not in chosen:
+            chosen.append(spec)
+    return chosen
