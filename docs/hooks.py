@@ -13,6 +13,7 @@ import ast
 import inspect
 import itertools
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -321,6 +322,32 @@ def markers(markdown: str) -> Iterable[str]:
 
 
 # -- MkDocs events ----------------------------------------------------------------------------
+
+MERMAID = "assets/javascripts/mermaid.min.js"
+"""Where the site serves Mermaid; mkdocs.yml loads it. Material uses a global ``mermaid``
+when one is defined and fetches it from a CDN only when none is, so with this copy nothing is
+fetched when a page is viewed."""
+
+
+def mermaid_script() -> Path:
+    """The pinned Mermaid build, fetched once by ``scripts/vendor_mermaid.sh``."""
+    result = subprocess.run(  # noqa: S603
+        ["bash", str(ROOT / "scripts" / "vendor_mermaid.sh")],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/vendor_mermaid.sh failed: {result.stderr.strip()}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    from mkdocs.structure.files import File
+
+    files.append(File.generated(config, MERMAID, abs_src_path=str(mermaid_script())))
+    return files
+
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
