@@ -122,18 +122,33 @@ def common_options() -> list[click.Option]:
     return [o for flag, o in named[0].items() if all(flag in n for n in named[1:])]
 
 
+def _option_cell(option: click.Option, key: bool = False) -> str:
+    """Flags, environment variable (and config key): one per line, never broken inside."""
+    lines = [flags(option)]
+    if envvar(option):
+        lines.append(f"env {_code(envvar(option))}")
+    if key and config_key(option):
+        lines.append(f"key {_code(config_key(option))}")
+    return "<br>".join(f'<span class="medgen-nowrap">{line}</span>' for line in lines)
+
+
+def _first(rows: Iterable[click.Option]) -> list[click.Option]:
+    """``--db-uri`` first: it is the option a reader looks for on every command."""
+    return sorted(rows, key=lambda o: o.opts[0] != "--db-uri")
+
+
 def _options_table(rows: Iterable[click.Option]) -> list[str]:
-    out = ["| option | environment | default | description |", "|---|---|---|---|"]
-    for option in rows:
+    out = ["| option | default | description |", "|---|---|---|"]
+    for option in _first(rows):
         out.append(
-            f"| {flags(option)} | {_code(envvar(option))} | {_cell(default(option))} | "
+            f"| {_option_cell(option)} | {_cell(default(option))} | "
             f"{_cell(help_text(option) + choices(option))} |"
         )
     return out
 
 
 def cli_reference() -> str:
-    """Every command: what it does, its usage, options and examples."""
+    """Every command: what it does, examples, its usage and options."""
     group = root()
     common = common_options()
     shared = {o.opts[0] for o in common}
@@ -142,10 +157,6 @@ def cli_reference() -> str:
         + ", ".join(f"[`{n}`](#{n})" for n, _ in commands())
         + ". `--help` (or `-h`) prints any command's help with examples, `--version` the version.",
         "",
-        "## Options of every command",
-        "",
-        *_options_table(common),
-        "",
     ]
     with click.Context(group, info_name=PROG) as parent:
         for name, command in commands():
@@ -153,7 +164,8 @@ def cli_reference() -> str:
             with click.Context(command, info_name=name, parent=parent) as ctx:
                 usage = " ".join(command.collect_usage_pieces(ctx))
             out += [f"## {name}", "", description, ""]
-            out += ["```text", f"{PROG} {name} {usage}", "```", ""]
+            out += ["Examples:", "", "```bash", *examples, "```", ""]
+            out += ["Usage:", "", "```text", f"{PROG} {name} {usage}", "```", ""]
             arguments = [p for p in command.params if isinstance(p, click.Argument)]
             if arguments:
                 out += [
@@ -163,7 +175,7 @@ def cli_reference() -> str:
             own = [o for o in options(command) if o.opts[0] not in shared]
             out += [*_options_table(own), ""]
             out += ["and the [options of every command](#options-of-every-command).", ""]
-            out += ["Examples:", "", "```bash", *examples, "```", ""]
+    out += ["## Options of every command", "", *_options_table(common), ""]
     return "\n".join(out)
 
 
@@ -177,10 +189,7 @@ def configuration_reference() -> str:
             entry = seen.setdefault(key, {"option": option, "commands": [], "helps": {}})
             entry["commands"].append(name)
             entry["helps"].setdefault(help_text(option) + choices(option), []).append(name)
-    out = [
-        "| option | environment | config key | default | commands | description |",
-        "|---|---|---|---|---|---|",
-    ]
+    out = ["| option | default | description |", "|---|---|---|"]
     ordered = sorted(seen.values(), key=lambda e: -len(e["commands"]))
     for entry in ordered:
         first: click.Option = entry["option"]
@@ -197,8 +206,8 @@ def configuration_reference() -> str:
                 f"{', '.join(f'`{c}`' for c in cmds)}: {text}" for text, cmds in helps.items()
             )
         out.append(
-            f"| {flags(first)} | {_code(envvar(first))} | {_code(config_key(first))} | "
-            f"{_cell(default(first))} | {used_by} | {_cell(description)} |"
+            f"| {_option_cell(first, key=True)} | {_cell(default(first))} | "
+            f"{_cell(description)}<br>*Commands:* {used_by} |"
         )
     return "\n".join(out)
 
@@ -348,6 +357,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     from mkdocs.structure.files import File
 
     files.append(File.generated(config, MERMAID, abs_src_path=str(mermaid_script())))
+    # The changelog lives at the repository's root, where GitHub and PyPI readers look for it.
+    files.append(File.generated(config, "changelog.md", abs_src_path=str(ROOT / "CHANGELOG.md")))
     return files
 
 
