@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 PROG = "py-load-medgen"
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
+GITHUB_ONLY = re.compile(
+    r"^<!-- github-only -->\n.*?^<!-- /github-only -->\n", re.MULTILINE | re.DOTALL
+)
+"""A note for readers of the Markdown file on GitHub, where generated sections are empty; the
+site, which has them, leaves the note out."""
 ORDER = ("load", "status", "history", "verify", "check-update", "schema", "generate")
 """Commands in the order an operator meets them; any other command follows, by name."""
 _DEFAULT_IN_HELP = re.compile(r"\s*\[default: ([^\]]+)\]\.?\s*$")
@@ -325,7 +330,7 @@ def expand(markdown: str, where: str = "page") -> str:
             raise ValueError(f"{where}: unknown generated section {name!r}; known: {known}")
         return SECTIONS[name]()
 
-    return MARKER.sub(section, markdown)
+    return MARKER.sub(section, GITHUB_ONLY.sub("", markdown))
 
 
 def markers(markdown: str) -> Iterable[str]:
@@ -360,7 +365,6 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     # The changelog lives at the repository's root, where GitHub and PyPI readers look for it.
     files.append(File.generated(config, "changelog.md", abs_src_path=str(ROOT / "CHANGELOG.md")))
     return files
-
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
