@@ -10,11 +10,17 @@ release file specs (data dictionary), so they cannot drift from what the tool do
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import inspect
 import itertools
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -342,20 +348,52 @@ def markers(markdown: str) -> Iterable[str]:
 MERMAID = "assets/javascripts/mermaid.min.js"
 """Where the site serves Mermaid; mkdocs.yml loads it. Material uses a global ``mermaid``
 when one is defined and fetches it from a CDN only when none is, so with this copy nothing is
-fetched when a page is viewed."""
+fetched when a page is viewed, and diagrams render offline and on an intranet."""
 
 
-def mermaid_script() -> Path:
-    """The pinned Mermaid build, fetched once by ``scripts/vendor_mermaid.sh``."""
-    result = subprocess.run(  # noqa: S603
-        ["bash", str(ROOT / "scripts" / "vendor_mermaid.sh")],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/vendor_mermaid.sh failed: {result.stderr.strip()}")
-    return Path(result.stdout.strip().splitlines()[-1])
+MERMAID_VERSION = "11.17.2"
+MERMAID_INTEGRITY = (
+    "sha512-V6K3C8EBdEsPFZXSKMJe6ppQOENxuHARr9GvHX4hh47lAbhMRD9qf4oEK7LoaRQxULMa80/qt5gHO73a"
+    "CleBBg=="
+)
+"""The npm registry's integrity of the ``mermaid`` package: the tarball must match it."""
+
+
+def mermaid_script(cache: Path = ROOT / ".ci" / ".tools" / "mermaid") -> Path:
+    """The pinned Mermaid build, fetched once with npm into the (git-ignored) tool cache."""
+    target = cache / MERMAID_VERSION / "mermaid.min.js"
+    if target.is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"npm is needed once to fetch Mermaid {MERMAID_VERSION} for the docs site "
+            "(bash scripts/browser_deps.sh installs it)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(  # noqa: S603
+            [npm, "pack", f"mermaid@{MERMAID_VERSION}", "--silent"],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        tarball = Path(tmp) / f"mermaid-{MERMAID_VERSION}.tgz"
+        digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+        if f"sha512-{digest}" != MERMAID_INTEGRITY:
+            raise RuntimeError(f"{tarball.name} does not match the pinned integrity")
+        with tarfile.open(tarball) as archive:
+            for name in ("package/dist/mermaid.min.js", "package/LICENSE"):
+                member = archive.extractfile(name)
+                if member is None:
+                    raise RuntimeError(f"{tarball.name} has no {name}")
+                out = target.parent / Path(name).name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                # Unique per process: parallel test workers may build the site at once.
+                partial = out.with_name(f"{out.name}.{os.getpid()}.part")
+                partial.write_bytes(member.read())
+                partial.replace(out)
+    return target
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
