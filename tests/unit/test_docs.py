@@ -366,3 +366,9 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "cli" / "index.html").exists()
+
+
+def test_no_flowchart_is_laid_out_sideways() -> None:
+    """A left-to-right flowchart of many boxes shrinks to an unreadable strip in the page."""
+    for path in DOCS.glob("*.md"):
+        assert "flowchart LR" not in path.read_text(encoding="utf-8"), path.name

@@ -56,8 +56,7 @@ JOINS: tuple[Join, ...] = (
     Join("ordo_cui_history", "cui", "concepts", "cui"),
     Join("concept_names", "sab", "sources", "abbreviation"),
 )
-"""Every join key between the loaded tables. Views built on them (the answers layer) extend
-the diagram by passing their own joins to ``data_dictionary_markdown(views=...)``."""
+"""Every join key between the loaded tables."""
 
 
 DIAGRAMS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -100,6 +99,12 @@ class View:
     name: str
     description: str
     joins: tuple[Join, ...]
+
+
+VIEWS: tuple[View, ...] = ()
+"""Views built on the tables (the answers layer). A view added here, with the joins of its key
+columns, is drawn in its own diagram and gets a section after the tables; regenerate
+``docs/data-dictionary.md`` afterwards (``py-load-medgen schema --dictionary``)."""
 
 
 ROW_COUNTS: dict[str, tuple[int, bool]] = {
@@ -206,8 +211,9 @@ EXAMPLES: dict[str, tuple[str, tuple[object, ...]]] = {
 """One row per table, value for value in column order."""
 
 
-def data_dictionary_markdown(views: Sequence[View] = ()) -> str:
-    """The data dictionary of every table and column, as Markdown."""
+def data_dictionary_markdown(views: Sequence[View] | None = None) -> str:
+    """The data dictionary of every table and column (and of ``VIEWS``), as Markdown."""
+    views = VIEWS if views is None else views
     joins = (*JOINS, *(j for v in views for j in v.joins))
     total = sum(rows for rows, _ in ROW_COUNTS.values())
     out = [
