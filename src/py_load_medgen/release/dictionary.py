@@ -110,12 +110,12 @@ columns, is drawn in its own diagram and gets a section after the tables; regene
 ROW_COUNTS: dict[str, tuple[int, bool]] = {
     spec.table: (
         spec.scale_rows,
-        spec.table in {"concepts", "hpo_mappings", "hpo_omim_mappings", "sources"},
+        spec.table == "concepts",
     )
     for spec in FILES
 }
-"""Rows of a full NCBI release (``FileSpec.scale_rows``, from NCBI's 2026 listing), and whether
-the figure was counted in a served file (True) or is NCBI's rounded estimate (False)."""
+"""Rows of a full NCBI release (``FileSpec.scale_rows``, for the files as served in 2026), and
+whether the figure was counted in a served file (True) or is a rounded estimate (False)."""
 
 GENUINE = "genuine NCBI row"
 SYNTHETIC = "made-up values in the real layout, from `py-load-medgen generate`"
@@ -242,8 +242,8 @@ def data_dictionary_markdown(views: Sequence[View] | None = None) -> str:
         out += ["### Views", "", "```mermaid", *_er_diagram(tables, view_joins), "```", ""]
     out += [
         f"Rows in a full release: about {total / 1e6:.0f} million in all. Each table below gives",
-        "NCBI's figure for its file in the 2026 release, counted where it says so and NCBI's",
-        "rounded estimate otherwise (the benchmarks generate releases of exactly these sizes).",
+        "the rows of its file as NCBI served it in 2026: counted where it says so, a rounded",
+        "estimate otherwise (the benchmarks generate full-size releases of exactly these sizes).",
         "Types are as the database shows them; identifier columns compare byte by byte",
         '(`COLLATE "C"` on PostgreSQL), and "indexed" means the column has an index of its own.',
         "",
@@ -305,7 +305,9 @@ def _joins_line(table: str, joins: Sequence[Join]) -> str:
 
 def _table_section(spec: FileSpec, joins: Sequence[Join]) -> list[str]:
     rows, counted = ROW_COUNTS[spec.table]
-    count = f"{rows:,} (counted)" if counted else f"about {rows:,}"
+    count = (
+        f"{rows:,} (counted in the file served in September 2025)" if counted else f"about {rows:,}"
+    )
     provenance, example = EXAMPLES[spec.table]
     delimiter = "tab" if spec.delimiter == "\t" else "pipe"
     out = [
