@@ -399,7 +399,11 @@ def mermaid_script(cache: Path = ROOT / ".ci" / ".tools" / "mermaid") -> Path:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     from mkdocs.structure.files import File
 
-    files.append(File.generated(config, MERMAID, abs_src_path=str(mermaid_script())))
+    script = mermaid_script()
+    files.append(File.generated(config, MERMAID, abs_src_path=str(script)))
+    # Mermaid's MIT licence travels with the copy the site serves.
+    license_uri = MERMAID.replace(".min.js", ".LICENSE.txt")
+    files.append(File.generated(config, license_uri, abs_src_path=str(script.parent / "LICENSE")))
     # The changelog lives at the repository's root, where GitHub and PyPI readers look for it.
     files.append(File.generated(config, "changelog.md", abs_src_path=str(ROOT / "CHANGELOG.md")))
     return files
