@@ -291,16 +291,17 @@ def _er_diagram(drawn: Sequence[str], every: Sequence[Join]) -> list[str]:
 
 
 def _joins_line(table: str, joins: Sequence[Join]) -> str:
-    parts = [
+    outgoing = [
         f"`{j.column}` → [`{j.to_table}.{j.to_column}`](#{j.to_table})"
         + (f" ({j.note})" if j.note else "")
         for j in joins
         if j.table == table
     ]
+    line = "**Joins to:** " + ("; ".join(outgoing) if outgoing else "no other table") + "."
     referenced = sorted({j.table for j in joins if j.to_table == table and j.table != table})
     if referenced:
-        parts.append("joined from " + ", ".join(f"[`{t}`](#{t})" for t in referenced))
-    return "**Joins to:** " + ("; ".join(parts) if parts else "nothing") + "."
+        line += " **Joined from:** " + ", ".join(f"[`{t}`](#{t})" for t in referenced) + "."
+    return line
 
 
 def _table_section(spec: FileSpec, joins: Sequence[Join]) -> list[str]:
