@@ -205,7 +205,8 @@ def test_the_dictionary_draws_every_join_with_concepts_as_the_hub() -> None:
         assert "**Joins to:**" in section, spec.table
         assert "**Rows in a full release:**" in section, spec.table
         assert f"{spec.scale_rows:,}" in section, spec.table
-        assert re.search(r"^\| column \| type \| example \(", section, re.MULTILINE), spec.table
+        assert "| column | type | example | description |" in section, spec.table
+        assert "Example values: " in section, spec.table
         for column in spec.columns:
             row = next(r for r in section.splitlines() if r.startswith(f"| `{column.name}` |"))
             kind = row.split(" | ")[1]

@@ -117,8 +117,8 @@ ROW_COUNTS: dict[str, tuple[int, bool]] = {
 """Rows of a full NCBI release (``FileSpec.scale_rows``, for the files as served in 2026), and
 whether the figure was counted in a served file (True) or is a rounded estimate (False)."""
 
-GENUINE = "genuine NCBI row"
-SYNTHETIC = "made-up values in the real layout, from `py-load-medgen generate`"
+GENUINE = "a genuine NCBI row"
+SYNTHETIC = "made up, in the real layout (`py-load-medgen generate` makes such rows)"
 EXAMPLES: dict[str, tuple[str, tuple[object, ...]]] = {
     "concepts": (GENUINE, ("C0024796", "Marfan syndrome", "GTR", "N")),
     "concept_names": (
@@ -144,7 +144,7 @@ EXAMPLES: dict[str, tuple[str, tuple[object, ...]]] = {
         ("C1672888", "A definition, often several sentences, as the source wrote it.", "ORDO", "N"),
     ),
     "relationships": (
-        GENUINE + ", build of 2022-05-11",
+        GENUINE + " (build of 2022-05-11)",
         (
             "CN078214",
             "AN0203144",
@@ -321,7 +321,9 @@ def _table_section(spec: FileSpec, joins: Sequence[Join]) -> list[str]:
         f"**Rows in a full release:** {count}. **From:** `{'` / `'.join(spec.served_names)}`, "
         f"{delimiter}-delimited. **Natural key:** {_key_label(spec)}.",
         "",
-        f"| column | type | example ({provenance}) | description |",
+        f"Example values: {provenance}.",
+        "",
+        "| column | type | example | description |",
         "|---|---|---|---|",
     ]
     for column, value in zip(spec.columns, example, strict=True):
