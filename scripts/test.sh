@@ -27,8 +27,12 @@ stage "wheel: build, install into a fresh virtual environment, run"
 bash scripts/check_wheel.sh
 
 if [ -f mkdocs.yml ]; then
-  stage "docs: mkdocs build --strict"
+  stage "docs: Chromium for the browser test, npm for Mermaid, mkdocs build --strict"
+  bash scripts/browser_deps.sh
   mkdocs build --strict --quiet --site-dir .ci/.tools/site
+  # tests/browser opens every page in headless Chromium; a missing browser fails, never skips.
+  export MEDGEN_REQUIRE_BROWSER=1
+  export MEDGEN_SCREENSHOT_DIR="${MEDGEN_SCREENSHOT_DIR:-$PWD/site-screenshots}"
 fi
 
 stage "PostgreSQL"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from py_load_medgen.release.files import FILES, Column, ColumnType, FileSpec
+from py_load_medgen.release.files import FileSpec
 
 
 @dataclass(frozen=True)
@@ -32,53 +32,7 @@ def indexes(spec: FileSpec) -> list[Index]:
 
 
 def data_dictionary_markdown() -> str:
-    """The data dictionary of every table and column, as Markdown."""
-    out = [
-        "# Data dictionary",
-        "",
-        "Generated from `src/py_load_medgen/release/files.py`; do not edit by hand.",
-        "Every table lives in the target schema (default `medgen`). Empty source fields load as",
-        "empty strings in text columns; there is no NULL token in MedGen files.",
-        "",
-    ]
-    for spec in FILES:
-        out += [
-            f"## `{spec.table}`",
-            "",
-            spec.description,
-            "",
-            f"- Source file: `{'` / `'.join(spec.served_names)}` "
-            f"({'TAB' if spec.delimiter == chr(9) else 'pipe'}-delimited as served today; "
-            "detected from the header)",
-            f"- Natural key: {_key_label(spec)}",
-            "",
-            "| column | type | source column | description |",
-            "|---|---|---|---|",
-        ]
-        for column in spec.columns:
-            out.append(
-                f"| `{column.name}` | {_type_label(column)} | {_source_label(column)} | "
-                f"{column.description} |"
-            )
-        out.append("")
-    return "\n".join(out).rstrip("\n")
+    """The data dictionary of every table and column, as Markdown (see ``release.dictionary``)."""
+    from py_load_medgen.release.dictionary import data_dictionary_markdown as render
 
-
-def _key_label(spec: FileSpec) -> str:
-    keys = ", ".join(f"`{k}`" for k in spec.natural_key)
-    return keys or "none (rows are compared whole)"
-
-
-def _type_label(column: Column) -> str:
-    label = column.type.value
-    if column.type is ColumnType.TEXT and column.identifier:
-        label += ' (COLLATE "C")'
-    if column.indexed:
-        label += ", indexed"
-    return label
-
-
-def _source_label(column: Column) -> str:
-    names = [f"`{column.source}`"] + [f"`{a}` (older builds)" for a in column.aliases]
-    label = ", ".join(names)
-    return label if column.required else label + " (optional)"
+    return render()
