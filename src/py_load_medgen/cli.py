@@ -508,6 +508,48 @@ def history(
 
 
 @cli.command()
+@click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Keep every version younger than this [default: the URI's retention_days, else 7].",
+)
+@click.option("--dry-run", is_flag=True, help="List the files that would go; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files removed per table as JSON.")
+@db_options
+@common_options
+def vacuum(
+    retention_days: float | None,
+    dry_run: bool,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Delta Lake only: delete data files older than the retention period that no kept version needs.
+
+    The versions the latest release lists are never vacuumed, however old.
+
+    \b
+    Examples:
+      py-load-medgen vacuum --db-uri delta:///data/lake --retention-days 30 --dry-run
+    """
+    from py_load_medgen import report
+    from py_load_medgen.load import lake
+
+    _setup(log_level, log_format, db_uri)
+    with report.connected(_db(db_uri), schema) as loader:
+        removed = lake.vacuum(loader, retention_days, dry_run=dry_run)
+    if as_json:
+        _echo_json(removed)
+    else:
+        verb = "would remove" if dry_run else "removed"
+        for table, files in removed.items():
+            click.echo(f"{table}: {verb} {len(files)} file(s)")
+
+
+@cli.command()
 @source_option("Also count the rows of the release's files here (directory or URL) and compare.")
 @files_option("Comma-separated file or table names to verify (default: every loaded table).")
 @download_dir_option

@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from py_load_medgen.errors import DatabaseError, LockedError, UsageError
 from py_load_medgen.load import sql
-from py_load_medgen.load.base import RunRecord, TableLoad, file_row
+from py_load_medgen.load.base import Loader, RunRecord, TableLoad, file_row
 from py_load_medgen.load.duckdb import DEFAULT_SETTINGS, DuckDBLoader
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.prefetch import prefetch
@@ -331,22 +331,31 @@ class DeltaLakeLoader(DuckDBLoader):
             return
         raise self._lake_locked(_read_lock(path))
 
-    def _store(self) -> Any:
-        from deltalake.fs import DeltaStorageHandler
+    def _store(self) -> tuple[Any, str]:
+        """Arrow's filesystem for the lake's store, and the lock's path in it.
 
-        return DeltaStorageHandler(f"{self.root}/{self.schema}", self.storage)
+        delta-rs's own handler hangs on a missing object; Arrow's S3, GCS and Azure
+        filesystems read the same environment variables.
+        """
+        import pyarrow.fs as pafs
+
+        try:
+            fs, path = pafs.FileSystem.from_uri(f"{self.root}/{self.schema}")
+        except Exception as exc:
+            raise DatabaseError(f"cannot reach {self.describe()}: {_scrub(exc)}") from None
+        return fs, f"{path}/{LOCK_FILE}"
 
     def _acquire_remote(self, record: dict[str, Any]) -> None:
         # Object stores: look, then write. Two loads started within the same second can both
         # pass (see docs/lakehouse.md); a load already running is always found.
-        store = self._store()
-        holder = _read_remote(store)
+        fs, path = self._store()
+        holder = _read_remote(fs, path)
         if holder is not None:
             raise self._lake_locked(holder)
-        with store.open_output_stream(LOCK_FILE) as out:
+        with fs.open_output_stream(path) as out:
             out.write(json.dumps(record).encode())
-        if _read_remote(store) != record:
-            raise self._lake_locked(_read_remote(store))
+        if _read_remote(fs, path) != record:
+            raise self._lake_locked(_read_remote(fs, path))
 
     def release_lock(self) -> None:
         mine, self._lock_record = self._lock_record, None
@@ -359,9 +368,9 @@ class DeltaLakeLoader(DuckDBLoader):
             if _read_lock(path) == mine:
                 path.unlink(missing_ok=True)
             return
-        store = self._store()
-        if _read_remote(store) == mine:
-            store.delete_file(LOCK_FILE)
+        fs, path = self._store()
+        if _read_remote(fs, path) == mine:
+            fs.delete_file(path)
 
     def _lake_locked(self, holder: dict[str, Any] | None) -> LockedError:
         where = f"{self.root}/{self.schema}/{LOCK_FILE}"
@@ -723,6 +732,24 @@ class DeltaLakeLoader(DuckDBLoader):
         return dict(self._release)
 
 
+def vacuum(
+    loader: Loader, retention_days: float | None = None, *, dry_run: bool = False
+) -> dict[str, list[str]]:
+    """``py-load-medgen vacuum``: under the run lock, so no load writes while files go."""
+    if not isinstance(loader, DeltaLakeLoader):
+        raise UsageError(
+            f"vacuum is for Delta Lake URIs; {loader.describe()} reclaims space by itself",
+            hint="use --db-uri delta:///path/to/lake",
+        )
+    from py_load_medgen.pipeline import new_run_id
+
+    loader.acquire_lock(new_run_id())
+    try:
+        return loader.vacuum(retention_days, dry_run=dry_run)
+    finally:
+        loader.release_lock()
+
+
 def _number(values: dict[str, str], name: str, default: float) -> float:
     if name not in values:
         return default
@@ -737,13 +764,15 @@ def _number(values: dict[str, str], name: str, default: float) -> float:
     return number
 
 
-def _read_remote(store: Any) -> dict[str, Any] | None:
+def _read_remote(fs: Any, path: str) -> dict[str, Any] | None:
+    import pyarrow.fs as pafs
+
     try:
-        with store.open_input_file(LOCK_FILE) as fh:
+        if fs.get_file_info([path])[0].type == pafs.FileType.NotFound:
+            return None
+        with fs.open_input_file(path) as fh:
             record = json.loads(fh.read())
-    except (OSError, ValueError, FileNotFoundError):
-        return None
-    except Exception:  # delta-rs raises its own errors for a missing object
+    except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
 
