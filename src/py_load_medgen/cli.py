@@ -527,7 +527,7 @@ def vacuum(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Delta Lake only: delete data files older than the retention period that no kept version needs.
+    """Delta Lake only: delete the files no version within the retention period needs.
 
     The versions the latest release lists are never vacuumed, however old.
 

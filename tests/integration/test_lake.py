@@ -16,13 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("deltalake")
-pytest.importorskip("polars")
-
 import polars as pl
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable
 
 from py_load_medgen.errors import ExitCode, LockedError, UsageError
@@ -129,7 +125,7 @@ def test_every_table_reads_back_with_deltalake_and_polars(
         assert [h["operation"] for h in table.history()] == ["WRITE"]
         expected = file_rows(genuine_release, spec.table)
         assert delta_rows(tmp_path / "lake", spec.table) == expected, spec.table
-        assert table.schema().to_arrow() == table_schema(spec), spec.table  # type: ignore[comparison-overlap]
+        assert table.schema().to_arrow() == table_schema(spec), spec.table
         frame = pl.read_delta(str(path), version=versions[spec.table])
         assert frame.height == sum(expected.values())
         for column in spec.columns:
@@ -318,7 +314,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def test_spark_reads_every_table_and_joins_like_postgres(
     spark: Any, two_releases: tuple[Path, Path], tmp_path: Path, pg_uri: str
 ) -> None:
-    from pyspark.sql import types as T
+    from pyspark.sql import types
 
     r1, r2 = two_releases
     root = tmp_path / "lake"
@@ -328,9 +324,9 @@ def test_spark_reads_every_table_and_joins_like_postgres(
     assert load(r1, pg_uri) == 0
     assert load(r2, pg_uri, "--mode", "delta") == 0
     spark_type = {
-        ColumnType.TEXT: T.StringType(),
-        ColumnType.BIGINT: T.LongType(),
-        ColumnType.SMALLINT: T.ShortType(),
+        ColumnType.TEXT: types.StringType(),
+        ColumnType.BIGINT: types.LongType(),
+        ColumnType.SMALLINT: types.ShortType(),
     }
     frames = {}
     for spec in FILES:
@@ -395,9 +391,7 @@ def test_s3_round_trip(
     assert load(r2, uri, "--mode", "delta", *files) == 0
     storage = {"endpoint": s3_server, "allow_http": "true"}
     for table in tables:
-        frame = pl.read_delta(
-            f"s3://medgen-lake/mirror/medgen/{table}", storage_options=storage
-        )
+        frame = pl.read_delta(f"s3://medgen-lake/mirror/medgen/{table}", storage_options=storage)
         names = spec_for_table(table).column_names
         assert Counter(frame.select(names).rows()) == file_rows(r2, table), table
     assert run_cli("verify", "--db-uri", uri) == 0

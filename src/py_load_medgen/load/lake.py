@@ -368,9 +368,9 @@ class DeltaLakeLoader(DuckDBLoader):
             if _read_lock(path) == mine:
                 path.unlink(missing_ok=True)
             return
-        fs, path = self._store()
-        if _read_remote(fs, path) == mine:
-            fs.delete_file(path)
+        fs, key = self._store()
+        if _read_remote(fs, key) == mine:
+            fs.delete_file(key)
 
     def _lake_locked(self, holder: dict[str, Any] | None) -> LockedError:
         where = f"{self.root}/{self.schema}/{LOCK_FILE}"
@@ -413,7 +413,7 @@ class DeltaLakeLoader(DuckDBLoader):
         run.status = "failed"
         run.finished_at = datetime.now(UTC)
         run.error = f"abandoned: the process died (found by run {by_run})"
-        self._append_runs([run.row() + (None,)])
+        self._append_runs([(*run.row(), None)])
         log.warning("run %s was killed or crashed; recorded as failed", run.run_id)
         self._abandoned = None
         return 1
@@ -421,7 +421,7 @@ class DeltaLakeLoader(DuckDBLoader):
     def record_failure(self, run: RunRecord, error: str) -> None:
         super().record_failure(run, error)
         try:
-            self._append_runs([run.row() + (None,)])
+            self._append_runs([(*run.row(), None)])
         except Exception:  # the lake may be what failed; the local record is enough then
             log.exception("could not record the failure of run %s in the lake", run.run_id)
 
@@ -436,9 +436,9 @@ class DeltaLakeLoader(DuckDBLoader):
         super().record_success(run, loads)
         self._append(
             sql.RUN_FILES,
-            [file_row(run.run_id, load) + (versions.get(load.table),) for load in loads],
+            [(*file_row(run.run_id, load), versions.get(load.table)) for load in loads],
         )
-        self._append_runs([run.row() + (json.dumps(versions, sort_keys=True),)])
+        self._append_runs([(*run.row(), json.dumps(versions, sort_keys=True))])
         self._release = versions
         self._written.clear()
 
@@ -450,7 +450,9 @@ class DeltaLakeLoader(DuckDBLoader):
         from deltalake import write_deltalake
 
         schema = _metadata_schemas()[table]
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
+        columns: list[Sequence[Any]] = (
+            list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
+        )
         data = pa.table(
             [pa.array(list(col), f.type) for col, f in zip(columns, schema, strict=True)],
             schema=schema,
@@ -546,13 +548,16 @@ class DeltaLakeLoader(DuckDBLoader):
                 raise failure[0] from None
             if not isinstance(exc, Exception):
                 raise
-            raise DatabaseError(f"cannot write {name} to {self.table_uri(table)}: {_scrub(exc)}")
+            raise DatabaseError(
+                f"cannot write {name} to {self.table_uri(table)}: {_scrub(exc)}"
+            ) from None
         self._written[table] = self._current_version(table)
 
     def _stage_view(self, table: str) -> None:
         """``schema._staging_<table>``: the version just written, for the key checks."""
         delta = self._table(table, self._written[table])
-        assert delta is not None
+        if delta is None:  # pragma: no cover - written a moment ago
+            raise DatabaseError(f"{self.table_uri(table)} vanished after it was written")
         name = f"_lake_new_{table}"
         self.conn.register(name, delta.to_pyarrow_dataset())
         view = sql.qname(self.schema, sql.staging_name(table))
@@ -585,7 +590,7 @@ class DeltaLakeLoader(DuckDBLoader):
                 # A table new to the lake in a delta load: its staging table is in DuckDB.
                 cols = [c.name for c in spec.columns]
                 schema = table_schema(spec)
-                result = self._raw(
+                result = self.conn.sql(
                     f"SELECT {', '.join(sql.ident(c) for c in cols)} FROM {staged}"
                 ).to_arrow_reader(ROW_GROUP_ROWS // 8)
                 self._write(spec.table, schema, (b.cast(schema) for b in result), spec.table)
@@ -692,7 +697,9 @@ class DeltaLakeLoader(DuckDBLoader):
         try:
             action()
         except Exception as exc:
-            raise DatabaseError(f"cannot apply changes to {self.table_uri(table)}: {_scrub(exc)}")
+            raise DatabaseError(
+                f"cannot apply changes to {self.table_uri(table)}: {_scrub(exc)}"
+            ) from None
         self._written[table] = self._current_version(table)
 
     # -- maintenance ----------------------------------------------------------------------
