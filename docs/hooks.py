@@ -269,6 +269,16 @@ METADATA_COLUMNS = {
         "match_key": "The natural key the data proved unique; delta loads match rows by it.",
         "duration_seconds": "Time spent on the table.",
         "skipped": "Delta loads: the file had not changed and the table was not touched.",
+        "compare_method": "Delta loads: `file` when the changes were found by reading the kept "
+        "previous file beside the new one, `database` when the new file was staged whole and "
+        "compared in SQL.",
+        "compare_note": "Delta loads: why the table was compared in the database (no kept file, "
+        "a reshuffled file, different columns...).",
+    },
+    "etl_run_changes": {
+        "run_id": "The delta run (`etl_runs.run_id`) that kept this report.",
+        "report": "JSON: the change report `history --changes` shows (rows per table, "
+        "concepts added, retired, merged, renamed...).",
     },
 }
 """Descriptions of the metadata tables' columns; the build fails if one lacks a description."""
@@ -279,7 +289,11 @@ def metadata_tables() -> str:
 
     ddl = " ".join(sql.metadata_ddl(sql.POSTGRES, "medgen"))
     out: list[str] = []
-    for table, columns in ((sql.RUNS, sql.RUN_COLUMNS), (sql.RUN_FILES, sql.FILE_COLUMNS)):
+    for table, columns in (
+        (sql.RUNS, sql.RUN_COLUMNS),
+        (sql.RUN_FILES, sql.FILE_COLUMNS),
+        (sql.RUN_CHANGES, ("run_id", "report")),
+    ):
         described = METADATA_COLUMNS[table]
         missing = [c for c in columns if c not in described]
         if missing:

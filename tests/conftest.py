@@ -204,3 +204,18 @@ def small_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("release-small")
     generate_release(out, scale=0.0005, seed=3)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _kept_files_under_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Files kept for deltas go under the test's temporary tree, never the user's data dir."""
+    base = tmp_path_factory.mktemp("kept")
+    previous = os.environ.get("MEDGEN_KEPT_DIR")
+    os.environ["MEDGEN_KEPT_DIR"] = str(base)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MEDGEN_KEPT_DIR", None)
+        else:
+            os.environ["MEDGEN_KEPT_DIR"] = previous

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from py_load_medgen import config, logs
-from py_load_medgen.errors import ExitCode, MedgenError
+from py_load_medgen.errors import ExitCode, MedgenError, NotLoadedError
 from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, RunResult
 from py_load_medgen.source.mirror import DownloadSettings
 from py_load_medgen.version import __version__
@@ -103,6 +103,15 @@ def source_option(help_text: str) -> Callable[[F], F]:
 def files_option(help_text: str) -> Callable[[F], F]:
     return click.option("--files", default="", envvar=_env("files"), help=help_text)
 
+
+kept_dir_option = click.option(
+    "--kept-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar=_env("kept-dir"),
+    help="Where the files of the loaded release are kept for deltas "
+    "[default: the user data dir's kept/, one folder per database and schema].",
+)
 
 download_dir_option = click.option(
     "--download-dir",
@@ -269,6 +278,14 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("rejects-dir"),
     help="Where quarantined rows are written, one folder per run.",
 )
+@click.option(
+    "--keep-files/--no-keep-files",
+    default=True,
+    show_default=True,
+    envvar=_env("keep-files"),
+    help="Keep the loaded files so the next delta compares files instead of whole tables.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -284,6 +301,8 @@ def load(
     max_bad_rows: int,
     strict_schema: bool,
     rejects_dir: str,
+    keep_files: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -312,6 +331,8 @@ def load(
         max_bad_rows=max_bad_rows,
         strict_schema=strict_schema,
         rejects_dir=Path(rejects_dir),
+        keep_files=keep_files,
+        kept_dir=Path(kept_dir) if kept_dir else None,
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = runner.load(
@@ -365,26 +386,84 @@ def runner_summary(result: RunResult) -> dict[str, Any]:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--files", default="", help="Comma-separated file or table names (default all).")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Derive the next build of this release directory (generated or genuine) instead.",
+)
+@click.option(
+    "--churn",
+    type=click.FloatRange(0, 0.9),
+    default=0.01,
+    show_default=True,
+    help="With --from: share of rows changed (a third deleted, updated, inserted).",
+)
+@click.option(
+    "--churn-kind",
+    type=click.Choice(["ordered", "random", "shuffle"]),
+    default="ordered",
+    show_default=True,
+    help="With --from: ordered keeps the row order as NCBI's builds do; random scatters the "
+    "new rows; shuffle writes every row in a random order.",
+)
+@click.option("--shuffle", default="", help="With --from: files or tables to shuffle anyway.")
+@click.option(
+    "--reorder-columns", default="", help="With --from: files or tables whose columns move."
+)
 @common_options
 def generate(
-    out_dir: str, scale: float, seed: int, files: str, log_level: str, log_format: str
+    out_dir: str,
+    scale: float,
+    seed: int,
+    files: str,
+    from_dir: str | None,
+    churn: float,
+    churn_kind: str,
+    shuffle: str,
+    reorder_columns: str,
+    log_level: str,
+    log_format: str,
 ) -> None:
-    """Write a synthetic MedGen-shaped release (all files, real layouts and quirks).
+    """Write a synthetic MedGen-shaped release, or derive the next build of a release.
+
+    With --from, every file of that release is rewritten into OUT_DIR with the churn asked
+    for, and the counts a comparison of the two builds finds are printed per table.
 
     \b
     Examples:
       py-load-medgen generate ./sample
       py-load-medgen generate --scale 0.1 --seed 7 /tmp/medgen-0.1
+      py-load-medgen generate --from ./sample --churn 0.01 --churn-kind ordered ./next-week
+      py-load-medgen generate --from ./sample --churn 0 --shuffle MGREL.RRF.gz ./shuffled
     """
-    from py_load_medgen.generate import generate_release
+    from py_load_medgen.generate import derive_release, generate_release
     from py_load_medgen.pipeline import select_specs
 
     _setup(log_level, log_format)
-    names = [f.strip() for f in files.split(",") if f.strip()]
-    tables = [s.table for s in select_specs(names)] if names else None
-    counts = generate_release(Path(out_dir), scale=scale, seed=seed, files=tables)
-    for table, rows in counts.items():
-        click.echo(f"{table}\t{rows}")
+
+    def tables_of(value: str) -> list[str] | None:
+        names = [f.strip() for f in value.split(",") if f.strip()]
+        return [s.table for s in select_specs(names)] if names else None
+
+    if from_dir is None:
+        counts = generate_release(Path(out_dir), scale=scale, seed=seed, files=tables_of(files))
+        for table, rows in counts.items():
+            click.echo(f"{table}\t{rows}")
+        return
+    changes = derive_release(
+        Path(from_dir),
+        Path(out_dir),
+        churn=churn,
+        seed=seed,
+        kind=churn_kind,  # type: ignore[arg-type]  # click.Choice checked it
+        shuffle=tables_of(shuffle) or (),
+        reorder_columns=tables_of(reorder_columns) or (),
+        files=tables_of(files),
+    )
+    click.echo("table\tinserted\tupdated\tdeleted\tunchanged")
+    for table, c in changes.items():
+        click.echo(f"{table}\t{c['inserted']}\t{c['updated']}\t{c['deleted']}\t{c['unchanged']}")
 
 
 @cli.command(name="schema")
@@ -432,9 +511,17 @@ def _db(db_uri: str | None) -> str:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@kept_dir_option
 @db_options
 @common_options
-def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_format: str) -> None:
+def status(
+    as_json: bool,
+    kept_dir: str | None,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Show the release loaded now: when, by which run, and the rows of every table.
 
     Row counts are counted in the database, not copied from the metadata. Exits with 7 when
@@ -450,10 +537,25 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     _setup(log_level, log_format, db_uri)
     with report.connected(_db(db_uri), schema) as loader:
         result = report.status(loader)
+        result.kept = _kept_usage(loader.describe(), schema, kept_dir)
     if as_json:
         _echo_json(result.to_json())
     else:
         click.echo(result.render())
+
+
+def _kept_usage(database: str, schema: str, kept_dir: str | None) -> dict[str, Any]:
+    from py_load_medgen import kept
+
+    usage = kept.KeptFiles(
+        kept.root_for(database, schema, Path(kept_dir) if kept_dir else None)
+    ).usage()
+    return {
+        "path": str(usage.root),
+        "files": usage.files,
+        "bytes": usage.bytes,
+        "apparent_bytes": usage.apparent,
+    }
 
 
 @cli.command()
@@ -472,6 +574,13 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     help="Only runs with this status.",
 )
 @click.option("--run", default=None, help="One run's details, table by table (a run id).")
+@click.option(
+    "--changes",
+    "changes_of",
+    metavar="RUN_ID",
+    default=None,
+    help="The change report a delta run kept: rows per table, concepts added, retired...",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @db_options
 @common_options
@@ -479,6 +588,7 @@ def history(
     limit: int,
     status: str | None,
     run: str | None,
+    changes_of: str | None,
     as_json: bool,
     db_uri: str | None,
     schema: str,
@@ -495,10 +605,27 @@ def history(
       py-load-medgen history --db-uri postgresql://me@localhost/medgen
       py-load-medgen history --status failed --limit 5
       py-load-medgen history --run 20260105T031200Z-1a2b3c4d --json
+      py-load-medgen history --changes 20260105T031200Z-1a2b3c4d
     """
     from py_load_medgen import report
 
     _setup(log_level, log_format, db_uri)
+    if changes_of is not None:
+        from py_load_medgen.compare.report import stored_change_report
+
+        with report.connected(_db(db_uri), schema) as loader:
+            kept = stored_change_report(loader, changes_of)
+        if kept is None:
+            raise NotLoadedError(
+                f"run {changes_of} kept no change report",
+                hint="delta loads keep one; full loads and unknown run ids have none "
+                "(py-load-medgen history lists the runs)",
+            )
+        if as_json:
+            _echo_json(kept.to_json())
+        else:
+            click.echo(kept.render())
+        return
     with report.connected(_db(db_uri), schema) as loader:
         runs = report.history(loader, limit=limit, status=status, run_id=run)
     if as_json:
@@ -550,8 +677,91 @@ def vacuum(
 
 
 @cli.command()
+@click.argument("old")
+@click.argument("new")
+@files_option("Comma-separated file or table names to compare (default: every file in both).")
+@click.option(
+    "--rows",
+    "rows_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each table's changed rows, and every concept-level change, to this directory.",
+)
+@click.option(
+    "--format",
+    "rows_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of --rows.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    help="Examples shown per kind of concept change.",
+)
+@download_dir_option
+@network_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common_options
+def diff(
+    old: str,
+    new: str,
+    files: str,
+    rows_dir: str | None,
+    rows_format: str,
+    examples: int,
+    download_dir: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """What changed between two releases OLD and NEW; no database needed.
+
+    OLD and NEW are release directories or URLs (fetched into the download cache). The files
+    present in both are compared, streamed side by side: per table the rows inserted,
+    updated (same natural key, other values), deleted and unchanged, then what happened to
+    concepts: added, retired, merged, renamed, definitions and HPO/OMIM/MONDO mappings.
+
+    \b
+    Examples:
+      py-load-medgen diff ./medgen-2021-08-11 ./medgen-2021-08-18
+      py-load-medgen diff ./last-week https://ftp.ncbi.nlm.nih.gov/pub/medgen/ --files NAMES.RRF.gz
+      py-load-medgen diff ./old ./new --json | jq '.tables.concepts'
+      py-load-medgen diff ./old ./new --rows ./changes --format parquet
+    """
+    from py_load_medgen import runner
+    from py_load_medgen.compare.report import diff_releases
+
+    _setup(log_level, log_format)
+    names = [f.strip() for f in files.split(",") if f.strip()]
+    cache = Path(download_dir) if download_dir else None
+    result = diff_releases(
+        runner.open_source(old, cache, _download_settings()),
+        runner.open_source(new, cache, _download_settings()),
+        files=names or None,
+        rows_dir=Path(rows_dir) if rows_dir else None,
+        rows_format="parquet" if rows_format == "parquet" else "csv",
+        examples=examples,
+    )
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        click.echo(result.render())
+
+
+@cli.command()
 @source_option("Also count the rows of the release's files here (directory or URL) and compare.")
 @files_option("Comma-separated file or table names to verify (default: every loaded table).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    envvar=_env("quick"),
+    help="Only count rows; do not compare them with the files.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
@@ -560,6 +770,8 @@ def vacuum(
 def verify(
     source: str | None,
     files: str,
+    quick: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -567,10 +779,12 @@ def verify(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Recount every loaded table and compare with the run metadata and, with --source, the files.
+    """Compare every loaded table with the files of the loaded release, row by row.
 
-    Exits with 8 when a table differs, 7 when nothing is loaded. With --source each file is
-    parsed exactly as a load parses it, so its count is the number of rows a load would leave.
+    Recounts every table against the run metadata, then compares its rows as a multiset with
+    the rows of its file: the file kept by the last load, or the one in --source. Exits with
+    8 when a table differs (naming how many rows, with up to 10 examples), 7 when nothing is
+    loaded. --quick only counts. Files are parsed exactly as a load parses them.
 
     \b
     Examples:
@@ -595,7 +809,12 @@ def verify(
             else None
         )
         with progress.display(quiet=_quiet() or origin is None, log_format=log_format):
-            result = verifying.verify(loader, origin, specs)
+            from py_load_medgen import kept
+
+            store = kept.KeptFiles(
+                kept.root_for(loader.describe(), schema, Path(kept_dir) if kept_dir else None)
+            )
+            result = verifying.verify(loader, origin, specs, quick=quick, kept_files=store)
     if as_json:
         _echo_json(result.to_json())
     else:

@@ -16,8 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from py_load_medgen import events, logs
+from py_load_medgen import events, kept, logs
+from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
+from py_load_medgen.compare.report import ChangeCollector, store_change_report
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
+from py_load_medgen.load import changes
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
 from py_load_medgen.release.files import FILES, FileSpec, spec_for_file
@@ -27,6 +30,8 @@ from py_load_medgen.version import __version__
 log = logging.getLogger(__name__)
 
 MODES = ("full", "delta")
+COMPARE_OPTIONS = CompareOptions()
+"""How far a delta's file comparison goes before a table falls back to the database."""
 STRATEGIES = ("swap", "truncate")
 
 
@@ -42,6 +47,10 @@ class LoadOptions:
     max_bad_rows: int = 100
     strict_schema: bool = False
     rejects_dir: Path = field(default_factory=lambda: Path("rejects"))
+    keep_files: bool = True
+    """Keep the loaded files for the next delta's file comparison (see kept.py)."""
+    kept_dir: Path | None = None
+    """Where kept files go; None: ``MEDGEN_KEPT_DIR`` or the user data directory."""
 
 
 @dataclass
@@ -239,7 +248,22 @@ def _full(
             loader.record_success(run, loads)
             events.emit("publish_commit", run_id=run.run_id)
         events.emit("published", run_id=run.run_id)
+    keep_loaded(loader, options, files)
     return loads
+
+
+def kept_files(loader: Loader, options: LoadOptions) -> kept.KeptFiles | None:
+    """The kept files of this database and schema; None when keeping is off."""
+    if not options.keep_files:
+        return None
+    return kept.KeptFiles(kept.root_for(loader.describe(), options.schema, options.kept_dir))
+
+
+def keep_loaded(loader: Loader, options: LoadOptions, files: Sequence[SourceFile]) -> None:
+    """After a published load: keep its files for the next delta's comparison."""
+    store = kept_files(loader, options)
+    if store is not None:
+        store.keep_all((f.spec.table, f.sha256, f.path, f.name) for f in files)
 
 
 def fetch(source: Source, specs: Sequence[FileSpec], run: RunRecord) -> list[SourceFile]:
@@ -351,8 +375,12 @@ def _delta(
     files = fetch(source, specs, run)
     loader.prepare_delta()
     loader.prepare_staging(specs)
+    store = kept_files(loader, options)
     loads: list[TableLoad] = []
-    plans: list[tuple[FileSpec, tuple[str, ...] | None, bool]] = []
+    collector = ChangeCollector()
+    plans: list[tuple[FileSpec, tuple[str, ...] | None, str]] = []
+    """Per changed table: its spec, the key it is matched on, and how its changes were
+    staged: 'new' (a table new to the schema), 'file' (a change set) or 'database'."""
     present = loader.tables_present([f.spec.table for f in files])
     try:
         for file in files:
@@ -362,8 +390,8 @@ def _delta(
                 loads.append(_unchanged(file, previous))
                 log.info("%s: identical to the loaded file; skipped", file.name)
                 continue
-            load = stage_file(loader, file, options, run.run_id, full_indexes=not exists)
             if not exists:
+                load = stage_file(loader, file, options, run.run_id, full_indexes=True)
                 # A table new to this schema is published whole, as a full load would.
                 load.inserted, load.updated, load.deleted, load.unchanged = (
                     load.rows_loaded,
@@ -371,49 +399,197 @@ def _delta(
                     0,
                     0,
                 )
-                plans.append((file.spec, load.match_key, True))
-            else:
-                key = load.match_key
-                recorded = (previous or {}).get("match_key")
-                if key and recorded != ",".join(key):
-                    key = None  # production never proved this key unique: compare whole rows
-                with logs.phase("compare"):
-                    counts = loader.count_changes(file.spec, key, load.rows_loaded)
-                load.match_key = key
-                load.inserted, load.updated = counts["inserted"], counts["updated"]
-                load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
-                plans.append((file.spec, key, False))
-                log.info(
-                    "%s: %d inserted, %d updated, %d deleted, %d unchanged (matched on %s)",
-                    file.spec.table,
-                    load.inserted,
-                    load.updated,
-                    load.deleted,
-                    load.unchanged,
-                    ", ".join(key) if key else "whole rows",
-                    extra={"table": file.spec.table, **counts},
-                )
+                plans.append((file.spec, load.match_key, "new"))
+                loads.append(load)
+                continue
+            change, reason = (
+                capture_changes(file, previous, store, options)
+                if previous is not None
+                else (None, "no earlier load of this table is recorded")
+            )
+            staged = None
+            if change is not None:
+                with change:
+                    collector.collect(change)
+                    staged, reason = stage_change_set(
+                        loader, file, change, previous or {}, options, run
+                    )
+                if staged is None:
+                    changes.discard(loader, file.spec)
+            if staged is not None:
+                loads.append(staged)
+                plans.append((file.spec, staged.match_key, "file"))
+                continue
+            log.info(
+                "%s: compared in the database: %s",
+                file.spec.table,
+                reason,
+                extra={"table": file.spec.table, "compare": "database", "reason": reason},
+            )
+            load = _compare_in_database(loader, file, options, run, previous or {})
+            load.compare_method, load.compare_note = "database", reason
             loads.append(load)
+            plans.append((file.spec, load.match_key, "database"))
         if options.dry_run:
             return loads
         with logs.phase("apply"):
             with loader.transaction():
-                for spec, key, new in plans:
+                for spec, key, how in plans:
                     events.emit("delta_apply", table=spec.table)
-                    if new:
+                    if how == "new":
                         loader.swap([spec])
+                    elif how == "file":
+                        changes.apply(loader, spec, key)
                     else:
                         loader.apply_delta(spec, key)
+                store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
                 loader.record_success(run, loads)
                 events.emit("publish_commit", run_id=run.run_id)
             events.emit("published", run_id=run.run_id)
+        keep_loaded(loader, options, files)
         return loads
     finally:
-        for spec, key, new in plans:
-            if not new:
+        for spec, key, how in plans:
+            if how == "file":
+                changes.discard(loader, spec)
+            elif how == "database":
                 loader.discard_delta(spec, key)
         if options.dry_run:
             loader.cleanup()
+
+
+def capture_changes(
+    file: SourceFile,
+    previous: dict[str, Any],
+    store: kept.KeptFiles | None,
+    options: LoadOptions,
+) -> tuple[ChangeSet | None, str]:
+    """The compare stage of one table: its change set from the kept previous file, or None
+    and the reason the table must be compared in the database instead."""
+    table = file.spec.table
+    if options.raw_records:
+        return None, "--raw-records keeps every source line, which only a whole file stages"
+    if store is None:
+        return None, "keeping files is off (--no-keep-files)"
+    old, why = store.find(table, previous.get("sha256"), previous.get("file_name") or file.name)
+    if old is None:
+        return None, why
+    with logs.phase("compare"):
+        change = compare_files(
+            file.spec,
+            old,
+            file.path,
+            old_name=previous.get("file_name") or file.name,
+            new_name=file.name,
+            options=COMPARE_OPTIONS,
+            on_read=events.bytes_reader(table),
+        )
+    if not change.compared:
+        return None, change.reason or "the files could not be compared"
+    log.info(
+        "%s: compared with the kept file in %.2fs: %d row(s) deleted, %d inserted",
+        table,
+        change.seconds,
+        change.deleted_count,
+        change.inserted_count,
+        extra={
+            "table": table,
+            "compare": "file",
+            "seconds": round(change.seconds, 3),
+            "deleted_rows": change.deleted_count,
+            "inserted_rows": change.inserted_count,
+        },
+    )
+    return change, ""
+
+
+def stage_change_set(
+    loader: Loader,
+    file: SourceFile,
+    change: ChangeSet,
+    previous: dict[str, Any],
+    options: LoadOptions,
+    run: RunRecord,
+) -> tuple[TableLoad | None, str]:
+    """Stage only the changed rows of one table and count its changes.
+
+    Returns (None, why) when the change set cannot be applied as is (the inserted rows would
+    break the key production was proven unique on): the table is then compared in the
+    database, which decides how to match it.
+    """
+    if change.deleted is None or change.inserted is None:
+        return None, change.reason or "the files were not compared"
+    spec = file.spec
+    started = time.perf_counter()
+    events.emit("file_started", table=spec.table, file=file.name, size=file.size)
+    with logs.phase("stage"):
+        loaded, rejected = changes.stage(
+            loader,
+            spec,
+            {"deleted": change.deleted, "inserted": change.inserted},
+            max_bad_rows=options.max_bad_rows,
+            rejects=RejectSink(options.rejects_dir / run.run_id),
+        )
+    recorded = previous.get("match_key")
+    key = tuple(recorded.split(",")) if recorded else None
+    if key and not changes.key_stays_unique(loader, spec, key):
+        return None, f"the new rows repeat keys ({', '.join(key)}): matching must be decided anew"
+    with logs.phase("compare"):
+        counts = changes.count(loader, spec, key)
+    before = int(previous.get("rows_loaded") or 0)
+    rows = before + loaded["inserted"] - loaded["deleted"]
+    load = TableLoad(
+        table=spec.table,
+        file=file,
+        rows_read=change.new_rows or 0,
+        rows_loaded=rows,
+        rows_rejected=rejected,
+        inserted=counts["inserted"],
+        updated=counts["updated"],
+        deleted=counts["deleted"],
+        unchanged=rows - counts["inserted"] - counts["updated"],
+        match_key=key,
+        duration=time.perf_counter() - started + change.seconds,
+        compare_method="file",
+    )
+    events.emit("file_done", table=spec.table, rows=rows, seconds=load.duration)
+    _log_counts(load, key, counts)
+    return load, ""
+
+
+def _compare_in_database(
+    loader: Loader,
+    file: SourceFile,
+    options: LoadOptions,
+    run: RunRecord,
+    previous: dict[str, Any],
+) -> TableLoad:
+    """Stage the whole new file and compare it with production in SQL (the fallback)."""
+    load = stage_file(loader, file, options, run.run_id, full_indexes=False)
+    key = load.match_key
+    recorded = previous.get("match_key")
+    if key and recorded != ",".join(key):
+        key = None  # production never proved this key unique: compare whole rows
+    with logs.phase("compare"):
+        counts = loader.count_changes(file.spec, key, load.rows_loaded)
+    load.match_key = key
+    load.inserted, load.updated = counts["inserted"], counts["updated"]
+    load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
+    _log_counts(load, key, counts)
+    return load
+
+
+def _log_counts(load: TableLoad, key: tuple[str, ...] | None, counts: dict[str, int]) -> None:
+    log.info(
+        "%s: %d inserted, %d updated, %d deleted, %d unchanged (matched on %s)",
+        load.table,
+        load.inserted,
+        load.updated,
+        load.deleted,
+        load.unchanged,
+        ", ".join(key) if key else "whole rows",
+        extra={"table": load.table, **counts},
+    )
 
 
 def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:

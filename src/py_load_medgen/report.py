@@ -149,6 +149,8 @@ class Status:
     running: dict[str, Any] | None = None
     failed_since: dict[str, Any] | None = None
     """The newest run, when it failed after the newest success."""
+    kept: dict[str, Any] | None = None
+    """Where the files kept for deltas are and what they cost (see kept.py); None: off."""
 
     @property
     def release_time(self) -> datetime | None:
@@ -176,6 +178,7 @@ class Status:
             "tables": [t.to_json() for t in self.tables],
             "running": _run_brief(self.running),
             "failed_since": _run_brief(self.failed_since),
+            "kept_files": self.kept,
         }
 
     def render(self) -> str:
@@ -213,7 +216,19 @@ class Status:
         ]
         rows.append(["total", count(self.total_rows), "", "", ""])
         lines += ["", table_text(["table", "rows", "file", "release", "run"], rows, {1})]
+        if self.kept is not None:
+            lines += ["", kept_line(self.kept)]
         return "\n".join(lines)
+
+
+def kept_line(kept: dict[str, Any]) -> str:
+    """One line on the files kept for the next delta."""
+    mib = 1024 * 1024
+    return (
+        f"kept files for deltas: {kept['files']} in {kept['path']}, "
+        f"{kept['bytes'] / mib:,.1f} MiB of their own "
+        f"({kept['apparent_bytes'] / mib:,.1f} MiB counting hard links to the sources)"
+    )
 
 
 def _run_brief(run: dict[str, Any] | None) -> dict[str, Any] | None:

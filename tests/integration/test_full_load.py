@@ -208,4 +208,4 @@ def test_dry_run_touches_nothing(small_release: Path, db_uri: str) -> None:
 def test_subset_touches_only_its_tables(small_release: Path, db_uri: str) -> None:
     assert load(small_release, db_uri, "--files", "NAMES.RRF.gz") == 0
     tables = {t for (t,) in query(db_uri, _TABLES_SQL)}
-    assert tables == {"concepts", "etl_runs", "etl_run_files"}
+    assert tables == {"concepts", "etl_runs", "etl_run_files", "etl_run_changes"}

@@ -44,6 +44,11 @@ class TableLoad:
     match_key: tuple[str, ...] | None = None
     duration: float = 0.0
     skipped: bool = False
+    compare_method: str | None = None
+    """How a delta found this table's changes: 'file' (the kept previous file was read
+    beside the new one) or 'database' (the new file staged whole and compared in SQL)."""
+    compare_note: str | None = None
+    """Why a delta compared in the database rather than from the files."""
 
 
 @dataclass
@@ -105,6 +110,8 @@ def file_row(run_id: str, load: TableLoad) -> tuple[Any, ...]:
         ",".join(load.match_key) if load.match_key else None,
         round(load.duration, 3),
         load.skipped,
+        load.compare_method,
+        load.compare_note,
     )
 
 
@@ -164,6 +171,7 @@ class Loader(ABC):
         self.drop_staging(specs)
 
     def drop_staging(self, specs: Sequence[FileSpec]) -> None:
+        from py_load_medgen.load.changes import staging_tables
         from py_load_medgen.release.files import FILES
 
         del specs  # a killed run may have staged tables this run does not touch
@@ -172,6 +180,8 @@ class Loader(ABC):
                 self.execute(
                     f"DROP TABLE IF EXISTS {sql.qname(self.schema, sql.staging_name(spec.table))}"
                 )
+            for table in staging_tables(FILES):
+                self.execute(f"DROP TABLE IF EXISTS {sql.qname(self.schema, table)}")
 
     def ensure_schema(self) -> None:
         # Asking first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the whole database even
@@ -412,6 +422,26 @@ class Loader(ABC):
                 file_row(run.run_id, load),
             )
 
+    def record_changes(self, run_id: str, report: str) -> None:
+        """Keep a run's change report (JSON); inside the caller's publishing transaction."""
+        table = sql.qname(self.schema, sql.RUN_CHANGES)
+        self.execute(f"DELETE FROM {table} WHERE run_id = {self.placeholder}", (run_id,))
+        self.execute(
+            sql.insert(self.schema, sql.RUN_CHANGES, ("run_id", "report"), self.placeholder),
+            (run_id, report),
+        )
+
+    def run_changes(self, run_id: str) -> str | None:
+        """The change report kept with a run (JSON), None when it kept none."""
+        if not self.table_exists(sql.RUN_CHANGES):
+            return None
+        rows = self.query(
+            f"SELECT report FROM {sql.qname(self.schema, sql.RUN_CHANGES)} "
+            f"WHERE run_id = {self.placeholder}",
+            (run_id,),
+        )
+        return str(rows[0][0]) if rows else None
+
     def record_failure(self, run: RunRecord, error: str) -> None:
         run.status = "failed"
         run.error = error
@@ -439,18 +469,34 @@ class Loader(ABC):
 
     def run_files(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.query(
-            f"SELECT {', '.join(sql.ident(c) for c in sql.FILE_COLUMNS)} "
+            f"SELECT {self.file_columns_select()} "
             f"FROM {sql.qname(self.schema, sql.RUN_FILES)} WHERE run_id = {self.placeholder} "
             "ORDER BY table_name",
             (run_id,),
         )
         return [dict(zip(sql.FILE_COLUMNS, row, strict=True)) for row in rows]
 
+    def file_columns_select(self, prefix: str = "") -> str:
+        """``FILE_COLUMNS`` as a select list; NULL for a column the schema lacks (a schema
+        made by an older version, read before a load adds the column)."""
+        have = {
+            str(name)
+            for (name,) in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                f"{self.placeholder} AND table_name = {self.placeholder}",
+                (self.schema, sql.RUN_FILES),
+            )
+        }
+        return ", ".join(
+            f"{prefix}{sql.ident(c)}" if c in have else f"NULL AS {sql.ident(c)}"
+            for c in sql.FILE_COLUMNS
+        )
+
     def loaded_state(self) -> dict[str, dict[str, Any]]:
         """Per table, the file record of the newest successful run that loaded it."""
         if not self.table_exists(sql.RUNS):
             return {}
-        cols = ", ".join(f"f.{sql.ident(c)}" for c in sql.FILE_COLUMNS)
+        cols = self.file_columns_select("f.")
         rows = self.query(
             f"SELECT {cols} FROM {sql.qname(self.schema, sql.RUN_FILES)} f "
             f"JOIN {sql.qname(self.schema, sql.RUNS)} r ON r.run_id = f.run_id "

@@ -612,9 +612,74 @@ class DeltaLakeLoader(DuckDBLoader):
             self._merge_multiset(spec)
         self.execute(f"DROP TABLE {sql.qname(self.schema, sql.staging_name(spec.table))}")
 
-    def _merge_keyed(self, spec: FileSpec, key: tuple[str, ...]) -> None:
-        stage = sql.qname(self.schema, sql.staging_name(spec.table))
-        changes = sql.ident(f"_delta_keys_{spec.table}")
+    def apply_change_set(self, spec: FileSpec, key: Sequence[str] | None) -> None:
+        """Apply a change set from the file comparison (``load/changes.py`` staged it)."""
+        from py_load_medgen.load import changes
+
+        inserted = sql.qname(self.schema, changes.side_table(spec, "inserted"))
+        if key:
+            self._merge_keyed(
+                spec, tuple(key), stage=inserted, changes=sql.ident(f"_change_keys_{spec.table}")
+            )
+            return
+        rows = sql.ident(f"_change_rows_{spec.table}")
+        prod = sql.qname(self.schema, spec.table)
+        cols = ", ".join(sql.ident(c) for c in spec.column_names)
+        match = " AND ".join(
+            f"p.{sql.ident(c.name)} {'=' if c.required else 'IS NOT DISTINCT FROM'} "
+            f"d.{sql.ident(c.name)}"
+            for c in spec.columns
+        )
+        picked = ", ".join(f"d.{sql.ident(c)}" for c in spec.column_names)
+        # A merge deletes every copy of a matched row: the copies that stay are appended back.
+        kept = (
+            f"SELECT {picked}, count(*) - min(d.copies) AS keep FROM {rows} d "
+            f"JOIN {prod} p ON {match} GROUP BY {picked}"
+        )
+        if self.query(f"SELECT 1 FROM {rows} LIMIT 1"):
+            source = self._reader(spec, f"SELECT {cols} FROM {rows}")
+            delta = self._open_for_write(spec.table)
+            where = " AND ".join(
+                f"t.{sql.ident(c.name)} {'=' if c.required else 'IS NOT DISTINCT FROM'} "
+                f"s.{sql.ident(c.name)}"
+                for c in spec.columns
+            )
+            merger = delta.merge(source, where, source_alias="s", target_alias="t")
+            back = self._reader(
+                spec,
+                f"SELECT {', '.join(f'k.{sql.ident(c)}' for c in spec.column_names)} "
+                f"FROM ({kept}) k, generate_series(1, k.keep) g WHERE k.keep > 0",
+            ).read_all()
+            self._commit(spec.table, merger.when_matched_delete().execute)
+        else:
+            back = None
+        new_rows = self._reader(spec, f"SELECT {cols} FROM {inserted}").read_all()
+        if back is not None and back.num_rows:
+            new_rows = pa_concat(back, new_rows)
+        if new_rows.num_rows:
+            from deltalake import write_deltalake
+
+            self._commit(
+                spec.table,
+                lambda: write_deltalake(
+                    self.table_uri(spec.table),
+                    new_rows,
+                    mode="append",
+                    storage_options=self.storage,
+                    target_file_size=self.target_file_size,
+                ),
+            )
+
+    def _merge_keyed(
+        self,
+        spec: FileSpec,
+        key: tuple[str, ...],
+        *,
+        stage: str | None = None,
+        changes: str | None = None,
+    ) -> None:
+        stage = stage or sql.qname(self.schema, sql.staging_name(spec.table))
+        changes = changes or sql.ident(f"_delta_keys_{spec.table}")
         values = [c for c in spec.column_names if c not in key]
         picked = [f"{'c' if c in key else 's'}.{sql.ident(c)}" for c in spec.column_names]
         join = " AND ".join(f"s.{sql.ident(c)} = c.{sql.ident(c)}" for c in key)
@@ -737,6 +802,12 @@ class DeltaLakeLoader(DuckDBLoader):
     def release_versions(self) -> dict[str, int]:
         """Per table, the Delta version of the latest published release."""
         return dict(self._release)
+
+
+def pa_concat(first: pa.Table, second: pa.Table) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.concat_tables([first, second])
 
 
 def vacuum(
