@@ -37,6 +37,7 @@ from py_load_medgen.api import (
     load,
     split_names,
     status,
+    vacuum,
     verify,
 )
 from py_load_medgen.checkupdate import FileCheck, UpdateCheck
@@ -80,6 +81,7 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "derive_release",
     "diff",
     "changes",
+    "vacuum",
     "ddl",
     "data_dictionary",
     # lookup, resolve and export join here as their commands land (issue #18)

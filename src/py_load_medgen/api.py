@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from py_load_medgen import config, report, runner
 from py_load_medgen.checkupdate import UpdateCheck
-from py_load_medgen.errors import NotLoadedError
+from py_load_medgen.errors import NotLoadedError, UsageError
 from py_load_medgen.pipeline import LoadOptions, Mode, RunResult
 from py_load_medgen.release.files import select_specs
 from py_load_medgen.report import History, Status
@@ -45,6 +45,7 @@ __all__ = [
     "load",
     "split_names",
     "status",
+    "vacuum",
     "verify",
 ]
 
@@ -403,6 +404,57 @@ def derive_release(
             files=tables_of(files),
         ),
     )
+
+
+@dataclass(frozen=True)
+class Vacuumed:
+    """What ``vacuum`` removed (or would remove, with ``dry_run``) per table."""
+
+    removed: dict[str, list[str]]
+    dry_run: bool
+
+    def to_json(self) -> dict[str, list[str]]:
+        return self.removed
+
+    def render(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        return "\n".join(f"{t}: {verb} {len(files)} file(s)" for t, files in self.removed.items())
+
+
+def vacuum(
+    db_uri: str | None = None,
+    *,
+    schema: str = "medgen",
+    retention_days: float | None = None,
+    dry_run: bool = False,
+) -> Vacuumed:
+    """Delta Lake only: delete the files no version within the retention period needs.
+
+    Runs under the run lock, so no load writes while files go; the versions the latest
+    release lists are never vacuumed, however old. Other backends raise ``UsageError``.
+
+    Examples:
+        >>> import os
+        >>> lake = "delta://" + os.path.abspath("lake")
+        >>> _ = load("./medgen", db_uri=lake, files="MGDEF.RRF.gz")
+        >>> sum(len(files) for files in vacuum(lake).removed.values())  # all within 7 days
+        0
+    """
+    from py_load_medgen.pipeline import new_run_id
+
+    with report.connected(_db(db_uri), schema) as loader:
+        sweep = getattr(loader, "vacuum", None)
+        if sweep is None:
+            raise UsageError(
+                f"vacuum is for Delta Lake URIs; {loader.describe()} reclaims space by itself",
+                hint="use --db-uri delta:///path/to/lake",
+            )
+        loader.acquire_lock(new_run_id())
+        try:
+            removed: dict[str, list[str]] = sweep(retention_days, dry_run=dry_run)
+        finally:
+            loader.release_lock()
+    return Vacuumed(removed, dry_run)
 
 
 def ddl(db_uri: str | None = None, *, schema: str = "medgen") -> str:

@@ -571,6 +571,42 @@ def history(
 
 
 @cli.command()
+@click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Keep every version younger than this [default: the URI's retention_days, else 7].",
+)
+@click.option("--dry-run", is_flag=True, help="List the files that would go; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files removed per table as JSON.")
+@db_options
+@common_options
+def vacuum(
+    retention_days: float | None,
+    dry_run: bool,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Delta Lake only: delete the files no version within the retention period needs.
+
+    The versions the latest release lists are never vacuumed, however old.
+
+    \b
+    Examples:
+      py-load-medgen vacuum --db-uri delta:///data/lake --retention-days 30 --dry-run
+    """
+    from py_load_medgen import api
+
+    _setup(log_level, log_format, db_uri)
+    _print(
+        api.vacuum(db_uri, schema=schema, retention_days=retention_days, dry_run=dry_run), as_json
+    )
+
+
+@cli.command()
 @click.argument("old")
 @click.argument("new")
 @files_option("Comma-separated file or table names to compare (default: every file in both).")
