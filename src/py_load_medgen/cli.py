@@ -5,7 +5,6 @@ Data (summaries, DDL, JSON) goes to stdout; logs, progress and errors go to stde
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import signal
@@ -204,13 +203,11 @@ def cli() -> None:
     """
 
 
-def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
+def _setup(log_level: str, log_format: str, *uris: str | None) -> None:
+    """Logging as asked, and every password the command was given (a database URI or a source
+    URL, from a flag, the environment or the config file) kept out of its output."""
     logs.setup_logging(log_level, log_format)
-    if db_uri:
-        from urllib.parse import urlsplit
-
-        with contextlib.suppress(ValueError):
-            logs.register_secret(urlsplit(db_uri).password)
+    logs.register_secrets(*uris)
 
 
 @cli.command()
@@ -301,7 +298,7 @@ def load(
     """
     from py_load_medgen import progress, runner
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     options = LoadOptions(
         mode=mode,
         strategy=strategy,
@@ -410,7 +407,7 @@ def schema_cmd(
     """
     from py_load_medgen import runner
 
-    _setup(log_level, log_format)
+    _setup(log_level, log_format, db_uri)
     if as_json:
         from py_load_medgen.report import dictionary_json
 
@@ -541,7 +538,7 @@ def verify(
     from py_load_medgen.errors import VerifyMismatchError
     from py_load_medgen.pipeline import select_specs
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     names = [f.strip() for f in files.split(",") if f.strip()]
     specs = select_specs(names) if names else []
     with report.connected(_db(db_uri), schema) as loader:
@@ -599,7 +596,7 @@ def download(
     from py_load_medgen import progress, runner
     from py_load_medgen.pipeline import select_specs
 
-    _setup(log_level, log_format)
+    _setup(log_level, log_format, source)
     names = tuple(f.strip() for f in files.split(",") if f.strip())
     mirror = runner.open_download(
         source or runner.DEFAULT_SOURCE,
@@ -650,12 +647,14 @@ def check_update(
       py-load-medgen check-update; [ $? -eq 10 ] && py-load-medgen load --mode delta
     """
     from py_load_medgen import checkupdate, report, runner
+    from py_load_medgen.redact import public_uri
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     location = source or runner.DEFAULT_SOURCE
     with report.connected(_db(db_uri), schema) as loader:
         listing = checkupdate.list_source(location, _download_settings())
-        result = checkupdate.check(loader, location, listing)
+        # The source as shown and stored: never with its user-info (a password may be there).
+        result = checkupdate.check(loader, public_uri(location), listing)
     if as_json:
         _echo_json(result.to_json())
     else:
@@ -668,38 +667,51 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _fail(message: str, code: ExitCode | int, hint: str | None = None) -> int:
+    """Write the final error (and its hint) in the chosen log format; return the exit code."""
+    click.echo(logs.final_message("error", message, hint=hint, exit_code=int(code)), err=True)
+    return int(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every failure to its exit code."""
+    from py_load_medgen import failures
+
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    args = sys.argv[1:] if argv is None else argv
+    # A password typed on the command line is secret before any option is parsed: a usage
+    # error may quote it.
+    logs.register_secrets(*(a for a in args if "://" in a or "password" in a.lower()))
+    logs.preset_format(list(args))
     try:
         # Without standalone mode click returns, rather than raises, the code of a
         # click.exceptions.Exit: how a command exits non-zero without an error (check-update).
         code = cli.main(args=argv, prog_name="py-load-medgen", standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code:
             return code
-    except MedgenError as exc:
-        click.echo(f"error: {logs.scrub(exc.message)}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        return int(exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except click.exceptions.Abort:
+        if logs.chosen_format() != "json":
+            exc.show()
+            return int(ExitCode.USAGE)
+        return _fail(f"error: {exc.format_message()}", ExitCode.USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through our handler) into Abort.
-        click.echo("interrupted: the run was rolled back", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("interrupted: the run was rolled back", err=True)
-        return int(ExitCode.INTERRUPTED)
+        return _fail("interrupted: the run was rolled back", ExitCode.INTERRUPTED)
     except Exception as exc:
+        clean = failures.classify(exc)
+        if clean is not None:
+            if not isinstance(exc, MedgenError):
+                log.debug("%s", clean.message, exc_info=True)
+            return _fail(f"error: {clean.message}", clean.exit_code, clean.hint)
         log.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {logs.scrub(f'{type(exc).__name__}: {exc}')}", err=True)
-        click.echo("hint: rerun with --log-level DEBUG and report it", err=True)
-        return int(ExitCode.FAILURE)
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            ExitCode.FAILURE,
+            "rerun with --log-level DEBUG and report it",
+        )
     return int(ExitCode.OK)
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
-from py_load_medgen.redact import redact_uri
+from py_load_medgen.redact import public_uri
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,10 @@ class FtpTransport(Transport):
         self.timeout = timeout
 
     def describe(self) -> str:
-        return redact_uri(self.base)
+        return public_uri(self.base)
 
     def url_of(self, name: str) -> str:
-        return redact_uri(urljoin(self.base, name))
+        return public_uri(urljoin(self.base, name))
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:

@@ -25,7 +25,7 @@ from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
-from py_load_medgen.redact import redact_uri
+from py_load_medgen.redact import public_uri, redact_uri
 from py_load_medgen.source.retry import RetryAfterError
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 from py_load_medgen.version import __version__
@@ -167,10 +167,10 @@ class HttpTransport(Transport):
         )
 
     def describe(self) -> str:
-        return redact_uri(self.base)
+        return public_uri(self.base)
 
     def url_of(self, name: str) -> str:
-        return redact_uri(urljoin(self.base, name))
+        return public_uri(urljoin(self.base, name))
 
     def listing(self) -> list[Entry]:
         with self._checked(self.base) as response:
