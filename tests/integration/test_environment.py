@@ -146,13 +146,13 @@ def test_disk_full_in_the_download_cache_is_exit_5_and_the_partial_stays(
     real_write = mirror_module._write
 
     class NearlyFull:
-        """The partial file on a disk with 64 KiB free: write() fails with ENOSPC after."""
+        """The partial file on a disk with room for one chunk: the next write() fails."""
 
         def __init__(self, out: Any) -> None:
             self.out = out
 
         def write(self, chunk: bytes) -> int:
-            if written[0] + len(chunk) > 65536:
+            if written[0]:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             written[0] += len(chunk)
             return int(self.out.write(chunk))

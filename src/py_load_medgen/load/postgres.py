@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 _COPY_CONTEXT = re.compile(r'line (\d+)(?:, column ([^:]+)(?:: "(.*)")?)?', re.DOTALL)
 _MAINTENANCE_WORK_MEM = "512MB"
-_WORK_MEM = "256MB"
-_RECONNECT_SECONDS = 5  # to record a failure after the connection was lost  # delta comparisons hash whole tables; the default 4MB spills to disk
+_WORK_MEM = "256MB"  # delta comparisons hash whole tables; the default 4MB spills to disk
+_RECONNECT_SECONDS = 5  # to record a failure after the connection was lost
 
 _DEPENDENT_VIEWS = """
 WITH RECURSIVE deps(oid, depth) AS (

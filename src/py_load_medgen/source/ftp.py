@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
-from py_load_medgen.redact import public_uri
+from py_load_medgen.redact import public_uri, split_uri
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,15 @@ class FtpBody(StreamBody):
 
 class FtpTransport(Transport):
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
-        self.base = url if url.endswith("/") else url + "/"
+        # The user-info ends at the last "@": a password may hold any character, raw.
+        head, userinfo, rest = split_uri(url if url.endswith("/") else url + "/")
+        self.base = head + rest
         parts = urlsplit(self.base)
         self.host = parts.hostname or ""
         self.port = parts.port or 21
-        self.user = unquote(parts.username) if parts.username else "anonymous"
-        self.password = unquote(parts.password) if parts.password else "py-load-medgen@"
+        user, _, password = (userinfo or "").partition(":")
+        self.user = unquote(user) if user else "anonymous"
+        self.password = unquote(password) if password else "py-load-medgen@"
         self.path = unquote(parts.path) or "/"
         self.timeout = timeout
 

@@ -25,7 +25,7 @@ from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
-from py_load_medgen.redact import public_uri, redact_uri
+from py_load_medgen.redact import public_uri, redact_uri, split_uri
 from py_load_medgen.source.retry import RetryAfterError
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 from py_load_medgen.version import __version__
@@ -151,15 +151,16 @@ class HttpBody(StreamBody):
 
 class HttpTransport(Transport):
     def __init__(self, url: str, *, timeout: float = 60.0, allow_redirects: bool = False) -> None:
-        parts = urlsplit(url if url.endswith("/") else url + "/")
         # Credentials in the URL become a Basic Authorization header: urllib would read
-        # "user:password@host" as a host and port, and echo the password in its error.
+        # "user:password@host" as a host and port, and echo the password in its error. The
+        # user-info ends at the last "@", so a password may hold any character, raw.
+        head, userinfo, rest = split_uri(url if url.endswith("/") else url + "/")
         self.auth: dict[str, str] = {}
-        if parts.username is not None:
-            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        if userinfo is not None:
+            user, _, password = userinfo.partition(":")
+            token = f"{unquote(user)}:{unquote(password)}"
             self.auth["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
-            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-        self.base = parts.geturl()
+        self.base = head + rest
         self.timeout = timeout
         self.opener = urllib.request.build_opener(
             _SameOrigin(allow_redirects),
