@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from py_load_medgen import config, logs
-from py_load_medgen.errors import ExitCode, MedgenError
+from py_load_medgen.errors import ConfigError, ExitCode, MedgenError
 from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, RunResult
 from py_load_medgen.source.mirror import DownloadSettings
 from py_load_medgen.version import __version__
@@ -35,10 +35,32 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         name: {p.name for p in cmd.params if p.name}
         for name, cmd in (ctx.parent.command.commands.items() if ctx.parent else [])  # type: ignore[attr-defined]
     }
-    defaults = config.load_config(Path(value) if value else None, commands)
+    path = Path(value) if value else None
+    defaults = config.load_config(path, commands)
     name = ctx.info_name or ""
+    _check_config_types(ctx, path, defaults.get(name, {}))
     ctx.default_map = {**(ctx.default_map or {}), **defaults.get(name, {})}
     return value
+
+
+def _check_config_types(ctx: click.Context, path: Path | None, values: dict[str, Any]) -> None:
+    """A config value of the wrong type is the config file's error, not a flag's."""
+    params = {p.name: p for p in ctx.command.params if p.name}
+    for key, raw in values.items():
+        param = params.get(key)
+        if param is None:
+            continue
+        try:
+            if getattr(param, "is_flag", False) and not isinstance(raw, bool):
+                raise click.BadParameter(f"{raw!r} is not true or false")
+            param.type_cast_value(ctx, raw)
+        except click.BadParameter as exc:
+            raise ConfigError(
+                f"{config.shown_path(path)}: {key.replace('_', '-')} = {raw!r} is not valid "
+                f"for {ctx.info_name}: {config.expected(param)} ({exc.message})",
+                hint=f"fix {key.replace('_', '-')} in the config file, or override it with "
+                f"{param.opts[0] if param.opts else key}",
+            ) from None
 
 
 def _remember_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
