@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-
 MAX_IDENTIFIER_BYTES = 1024
 """A sane maximum for an identifier (the longest real ones are tens of bytes), well below the
 ~2.7 kB a PostgreSQL btree index entry can hold: a longer value is a bad row, not a database
