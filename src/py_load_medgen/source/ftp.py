@@ -20,6 +20,10 @@ from py_load_medgen.redact import public_uri, split_uri
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 
 log = logging.getLogger(__name__)
+_UNREACHABLE = (
+    "the server did not answer; offline? load a directory of MedGen files with --source DIR "
+    "(or try the tool on a generated release: py-load-medgen generate DIR)"
+)
 
 _NET_ERRORS = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply, ftplib.error_proto)
 
@@ -93,7 +97,7 @@ class FtpTransport(Transport):
             raise SourceError(f"{what}: FTP {exc}", hint=hint) from None
         except _NET_ERRORS as exc:
             raise TransientSourceError(
-                f"{what}: {exc.__class__.__name__}: {exc}", hint="the server did not answer"
+                f"{what}: {exc.__class__.__name__}: {exc}", hint=_UNREACHABLE
             ) from None
 
     def _connect(self) -> ftplib.FTP:

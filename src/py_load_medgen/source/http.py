@@ -31,6 +31,10 @@ from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody
 from py_load_medgen.version import __version__
 
 log = logging.getLogger(__name__)
+_UNREACHABLE = (
+    "the server did not answer; offline? load a directory of MedGen files with --source DIR "
+    "(or try the tool on a generated release: py-load-medgen generate DIR)"
+)
 
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -275,13 +279,13 @@ class HttpTransport(Transport):
             if isinstance(reason, ssl.SSLError):
                 raise SourceError(f"{shown}: TLS failure ({reason})", hint=_TLS_HINT) from None
             raise TransientSourceError(
-                f"{shown}: cannot connect ({reason})", hint="the server did not answer"
+                f"{shown}: cannot connect ({reason})", hint=_UNREACHABLE
             ) from None
         except ssl.SSLError as exc:
             raise SourceError(f"{shown}: TLS failure ({exc})", hint=_TLS_HINT) from None
         except _NET_ERRORS as exc:
             raise TransientSourceError(
-                f"{shown}: {exc.__class__.__name__}: {exc}", hint="the server did not answer"
+                f"{shown}: {exc.__class__.__name__}: {exc}", hint=_UNREACHABLE
             ) from None
         return response
 
