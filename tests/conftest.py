@@ -204,3 +204,10 @@ def small_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("release-small")
     generate_release(out, scale=0.0005, seed=3)
     return out
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with parallel workers, a long test handed out last would keep one
+    worker busy while the others sit idle. The order of the rest is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

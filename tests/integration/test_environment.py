@@ -278,6 +278,10 @@ def test_driver_errors_are_database_errors(
 
     for fault in (
         psycopg.OperationalError("server closed the connection unexpectedly"),
+        # What a server restart sends the sessions it ends (smart/fast/immediate shutdown).
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.CrashShutdown("terminating connection because of crash"),
+        psycopg.errors.CannotConnectNow("the database system is starting up"),
         psycopg.errors.DiskFull("could not extend file"),
         duckdb.IOException("could not write file"),
     ):
@@ -290,6 +294,10 @@ def test_driver_errors_are_database_errors(
         err = capsys.readouterr().err
         assert code == ExitCode.DATABASE, err
         _no_internal_error(err)
+        lost = isinstance(fault, psycopg.OperationalError) and not isinstance(
+            fault, psycopg.errors.DiskFull
+        )
+        assert ("connection to the database was lost" in err) == lost, err
 
 
 def test_a_real_bug_is_still_an_internal_error(
