@@ -312,3 +312,33 @@ def test_a_real_bug_is_still_an_internal_error(
     code = cli.main(["load", "--source", "x", "--db-uri", "duckdb:///x.duckdb", "--quiet"])
     assert code == ExitCode.FAILURE
     assert "internal error: KeyError" in capsys.readouterr().err
+
+
+def test_connection_lost_at_the_commit_says_the_outcome_is_unknown(
+    pg_uri: str,
+    names_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import psycopg
+
+    assert _load(names_dir, pg_uri) == 0
+    before = query(pg_uri, "SELECT count(*) FROM medgen.concepts")
+    capsys.readouterr()
+    original = PostgresLoader.record_success
+
+    def cut(self: PostgresLoader, run: Any, loads: Any) -> None:
+        original(self, run, loads)  # the last statement before the publishing commit
+        with psycopg.connect(pg_uri, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (self.conn.info.backend_pid,))
+
+    monkeypatch.setattr(PostgresLoader, "record_success", cut)
+    assert _load(names_dir, pg_uri) == ExitCode.DATABASE
+    err = capsys.readouterr().err
+    _no_internal_error(err)
+    assert "lost while committing" in err and "unknown" in err
+    assert "nothing was published" not in err
+    # Here the server rolled back: the run is recorded failed, the old release is intact.
+    statuses = query(pg_uri, "SELECT status FROM medgen.etl_runs ORDER BY started_at")
+    assert [s for (s,) in statuses] == ["succeeded", "failed"]
+    assert query(pg_uri, "SELECT count(*) FROM medgen.concepts") == before

@@ -149,8 +149,19 @@ class PostgresLoader(Loader):
             super().cleanup()
 
     def record_failure(self, run: RunRecord, error: str) -> None:
-        if self._revived():
-            super().record_failure(run, error)
+        conn = self._conn
+        lost = conn is None or conn.closed or conn.broken
+        if not self._revived():
+            return
+        if lost:
+            # A commit whose answer was lost may have recorded this run's success.
+            rows = self.query(
+                f"SELECT status FROM {sql.qname(self.schema, sql.RUNS)} WHERE run_id = %s",
+                (run.run_id,),
+            )
+            if rows and rows[0][0] != "running":
+                return
+        super().record_failure(run, error)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -170,8 +181,20 @@ class PostgresLoader(Loader):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
-            yield
+        committing = False
+        try:
+            with self.conn.transaction():
+                yield
+                committing = True
+        except psycopg.Error as exc:
+            if committing and lost_connection(exc):
+                # The server may have committed before the connection went: nothing can say.
+                raise DatabaseError(
+                    "the connection to the database was lost while committing "
+                    f"({redact_text(str(exc)).strip()}); whether this run published is unknown",
+                    hint="run py-load-medgen status: it shows the release loaded and the run",
+                ) from None
+            raise
 
     def table_exists(self, table: str) -> bool:
         row = self.query("SELECT to_regclass(%s) IS NOT NULL", (sql.qname(self.schema, table),))
