@@ -704,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     # A password typed on the command line is secret before any option is parsed: a usage
     # error may quote it.
+    logs.forget_secrets()
     logs.register_secrets(*(a for a in args if "://" in a or "password" in a.lower()))
     logs.preset_format(list(args))
     try:

@@ -32,6 +32,12 @@ def register_secret(value: str | None) -> None:
         _SECRETS.append(value)
 
 
+def forget_secrets() -> None:
+    """A new command starts with none: an embedding process (or a test run) runs many, and
+    one command's password must not blank out the text of the next."""
+    _SECRETS.clear()
+
+
 def register_secrets(*uris: str | None) -> None:
     """Remember the passwords of these URIs and of the environment (PGPASSWORD, .pgpass)."""
     for uri in uris:

@@ -110,7 +110,7 @@ def _load(capsys: pytest.CaptureFixture[str], source: Path, uri: str, *extra: st
 def test_every_character_on_success_and_on_failure(
     loaded_uri: str, release: Path, capsys: pytest.CaptureFixture[str], encoded: bool
 ) -> None:
-    assert _load(capsys, release, with_password(loaded_uri, "x"), "--quiet") == 0
+    assert _load(capsys, release, with_password(loaded_uri, "Load-pw-1"), "--quiet") == 0
     port = f":{urlsplit(loaded_uri).port}/"
     for i, c in enumerate(PRINTABLE):
         secret = quote(password(c), safe="") if encoded else password(c)
@@ -138,7 +138,7 @@ def test_every_command_with_the_splitting_characters(
     encoded: bool,
 ) -> None:
     logging_args = _logging(log_format)
-    assert _load(capsys, release, with_password(loaded_uri, "x"), *logging_args) == 0
+    assert _load(capsys, release, with_password(loaded_uri, "Load-pw-1"), *logging_args) == 0
     port = f":{urlsplit(loaded_uri).port}/"
     for raw in MATRIX:
         secret = quote(raw, safe="") if encoded else raw
