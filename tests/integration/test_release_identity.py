@@ -49,10 +49,10 @@ def test_partial_loads_of_one_folder_are_one_release(
     write(folder / "MGDEF.RRF.gz", MGDEF, built + timedelta(minutes=1))
     load(folder, duckdb_uri, "NAMES.RRF.gz")
     load(folder, duckdb_uri, "MGDEF.RRF.gz")
-    text, data = status(duckdb_uri, capsys)
+    text, shown = status(duckdb_uri, capsys)
     assert "releases" not in text
-    assert data["mixed_releases"] is False
-    times = {t["table"]: t["release_time"] for t in data["tables"]}  # type: ignore[attr-defined]
+    assert shown["mixed_releases"] is False
+    times = {t["table"]: t["release_time"] for t in shown["tables"]}  # type: ignore[attr-defined]
     assert times == {
         "concepts": "2026-01-07T16:30:00+00:00",
         "definitions": "2026-01-07T16:31:00+00:00",
@@ -72,14 +72,14 @@ def test_a_real_release_over_a_newer_dated_sample_shows_the_real_one(
         write(real / name, data, real_time)
     load(sample, duckdb_uri, "NAMES.RRF.gz,MGDEF.RRF.gz")
     load(real, duckdb_uri, "NAMES.RRF.gz,MGDEF.RRF.gz")
-    text, data = status(duckdb_uri, capsys)
-    assert data["release_time"] == "2026-01-07T16:30:00+00:00"
-    assert data["mixed_releases"] is False
+    text, shown = status(duckdb_uri, capsys)
+    assert shown["release_time"] == "2026-01-07T16:30:00+00:00"
+    assert shown["mixed_releases"] is False
     assert text.splitlines()[0].startswith("release 2026-01-07 16:30")
     # Then one table from the sample again: now they are truly mixed, and said to be.
     load(sample, duckdb_uri, "MGDEF.RRF.gz")
-    text, data = status(duckdb_uri, capsys)
-    assert data["mixed_releases"] is True
+    text, shown = status(duckdb_uri, capsys)
+    assert shown["mixed_releases"] is True
     assert "the tables come from 2 releases" in text
 
 

@@ -380,7 +380,7 @@ def test_an_unverifiable_certificate_fails_fast_and_is_never_ignored(
     waits: list[float] = []
     with serve(release, tls=_self_signed(tmp_path)) as (url, server):
         tried = mirror(url, tmp_path / "c", retry=patient)
-        tried._sleep = waits.append  # type: ignore[method-assign]
+        tried._sleep = waits.append  # type: ignore[method-assign,assignment]
         with pytest.raises(SourceError, match="TLS failure") as caught:
             tried.mirror(concepts)
     assert waits == [] and not server.log  # failed at once: no wait for a retry
