@@ -33,7 +33,7 @@ def interrupt_once(url: str, cache: Path, state: FtpState, specs: list[FileSpec]
     """A run with no retries whose transfer of NAMES stops after 70,000 bytes."""
     state.cut[NAMES] = [70_000]
     with pytest.raises(TransientSourceError, match="ended after 70,000"):
-        mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(specs)
+        mirror(url, cache, RetryPolicy(attempts=1, timeout=30.0)).mirror(specs)
     assert (cache / (NAMES + ".part")).stat().st_size == 70_000
 
 
