@@ -23,6 +23,8 @@ from py_load_medgen.errors import ExitCode
 from tests.conftest import create_database, drop_database
 from tests.helpers import query
 
+pytestmark = pytest.mark.slow  # real processes killed at each point: minutes, not seconds
+
 FILES = "NAMES.RRF.gz,MGREL.RRF.gz,MGDEF.RRF.gz"
 TABLES = ("concepts", "relationships", "definitions")
 

@@ -552,6 +552,7 @@ def _staged(uri: str) -> list[tuple[int]]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_sigkill_leaves_old_or_new_release(
     point: str, crash_releases: tuple[Path, Path, Path], tmp_path: Path
