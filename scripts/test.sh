@@ -56,10 +56,15 @@ if [ -d ../shared/real-data ] || [ -n "${MEDGEN_REAL_DATA:-}" ]; then
   export MEDGEN_REQUIRE_REAL_DATA=1
 fi
 
-stage "pytest (unit and integration, coverage >= 90 %)"
+# Tests run in parallel workers (pytest-xdist; coverage is combined across them). Most of the
+# time is spent waiting on PostgreSQL, DuckDB and subprocesses, so more workers than cores pay
+# off; MEDGEN_TEST_WORKERS overrides (0: no workers, one process). Slow tests are marked
+# `slow` and run here like every other: nothing CI runs is left out.
+workers=${MEDGEN_TEST_WORKERS:-4}
+stage "pytest (unit and integration, coverage >= 90 %, $workers workers)"
 set +e
-pytest -p no:cacheprovider --cov --cov-branch --cov-report=term --cov-report=xml:coverage.xml \
-  --cov-fail-under=90 tests "$@"
+pytest -p no:cacheprovider -n "$workers" --dist loadgroup --cov --cov-branch --cov-report=term \
+  --cov-report=xml:coverage.xml --cov-fail-under=90 --durations=15 tests "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

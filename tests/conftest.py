@@ -219,3 +219,10 @@ def _kept_files_under_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             os.environ.pop("MEDGEN_KEPT_DIR", None)
         else:
             os.environ["MEDGEN_KEPT_DIR"] = previous
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with parallel workers, a long test handed out last would keep one
+    worker busy while the others sit idle. The order of the rest is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -297,10 +297,12 @@ def check_update(
         False
     """
     from py_load_medgen import checkupdate
+    from py_load_medgen.redact import public_uri
 
     with report.connected(_db(db_uri), schema) as loader:
         listing = checkupdate.list_source(source, network)
-        return checkupdate.check(loader, source, listing)
+        # The source as shown and stored: never with its user-info (a password may be there).
+        return checkupdate.check(loader, public_uri(source), listing)
 
 
 @dataclass(frozen=True)

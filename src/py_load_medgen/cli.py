@@ -5,7 +5,6 @@ Data (summaries, DDL, JSON) goes to stdout; logs, progress and errors go to stde
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import signal
@@ -19,7 +18,7 @@ import click
 
 from py_load_medgen import config, logs
 from py_load_medgen.api import split_names
-from py_load_medgen.errors import ExitCode, MedgenError
+from py_load_medgen.errors import ConfigError, ExitCode, MedgenError
 from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, Mode, Strategy
 from py_load_medgen.source.location import DEFAULT_SOURCE
 from py_load_medgen.source.mirror import DownloadSettings
@@ -39,10 +38,32 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         name: {p.name for p in cmd.params if p.name}
         for name, cmd in (ctx.parent.command.commands.items() if ctx.parent else [])  # type: ignore[attr-defined]
     }
-    defaults = config.load_config(Path(value) if value else None, commands)
+    path = Path(value) if value else None
+    defaults = config.load_config(path, commands)
     name = ctx.info_name or ""
+    _check_config_types(ctx, path, defaults.get(name, {}))
     ctx.default_map = {**(ctx.default_map or {}), **defaults.get(name, {})}
     return value
+
+
+def _check_config_types(ctx: click.Context, path: Path | None, values: dict[str, Any]) -> None:
+    """A config value of the wrong type is the config file's error, not a flag's."""
+    params = {p.name: p for p in ctx.command.params if p.name}
+    for key, raw in values.items():
+        param = params.get(key)
+        if param is None:
+            continue
+        try:
+            if getattr(param, "is_flag", False) and not isinstance(raw, bool):
+                raise click.BadParameter(f"{raw!r} is not true or false")
+            param.type_cast_value(ctx, raw)
+        except click.BadParameter as exc:
+            raise ConfigError(
+                f"{config.shown_path(path)}: {key.replace('_', '-')} = {raw!r} is not valid "
+                f"for {ctx.info_name}: {config.expected(param)} ({exc.message})",
+                hint=f"fix {key.replace('_', '-')} in the config file, or override it with "
+                f"{param.opts[0] if param.opts else key}",
+            ) from None
 
 
 def _remember_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -218,13 +239,11 @@ def cli() -> None:
     """
 
 
-def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
+def _setup(log_level: str, log_format: str, *uris: str | None) -> None:
+    """Logging as asked, and every password the command was given (a database URI or a source
+    URL, from a flag, the environment or the config file) kept out of its output."""
     logs.setup_logging(log_level, log_format)
-    if db_uri:
-        from urllib.parse import urlsplit
-
-        with contextlib.suppress(ValueError):
-            logs.register_secret(urlsplit(db_uri).password)
+    logs.register_secrets(*uris)
 
 
 @cli.command()
@@ -325,7 +344,7 @@ def load(
     """
     from py_load_medgen import api, progress
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     options = LoadOptions(
         mode=mode,
         strategy=strategy,
@@ -467,7 +486,7 @@ def schema_cmd(
     """
     from py_load_medgen import api
 
-    _setup(log_level, log_format)
+    _setup(log_level, log_format, db_uri)
     if as_json or dictionary:
         _print(api.data_dictionary(), as_json)
         return
@@ -720,7 +739,7 @@ def verify(
     """
     from py_load_medgen import api, progress
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     with progress.display(quiet=_quiet() or not source, log_format=log_format):
         result = api.verify(
             db_uri,
@@ -768,7 +787,7 @@ def download(
     """
     from py_load_medgen import api, progress
 
-    _setup(log_level, log_format)
+    _setup(log_level, log_format, source)
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = api.download(
             source or DEFAULT_SOURCE,
@@ -809,7 +828,7 @@ def check_update(
     """
     from py_load_medgen import api
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     result = api.check_update(
         db_uri, schema=schema, source=source or DEFAULT_SOURCE, network=_download_settings()
     )
@@ -822,38 +841,52 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _fail(message: str, code: ExitCode | int, hint: str | None = None) -> int:
+    """Write the final error (and its hint) in the chosen log format; return the exit code."""
+    click.echo(logs.final_message("error", message, hint=hint, exit_code=int(code)), err=True)
+    return int(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every failure to its exit code."""
+    from py_load_medgen import failures
+
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    args = sys.argv[1:] if argv is None else argv
+    # A password typed on the command line is secret before any option is parsed: a usage
+    # error may quote it.
+    logs.forget_secrets()
+    logs.register_secrets(*(a for a in args if "://" in a or "password" in a.lower()))
+    logs.preset_format(list(args))
     try:
         # Without standalone mode click returns, rather than raises, the code of a
         # click.exceptions.Exit: how a command exits non-zero without an error (check-update).
         code = cli.main(args=argv, prog_name="py-load-medgen", standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code:
             return code
-    except MedgenError as exc:
-        click.echo(f"error: {logs.scrub(exc.message)}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        return int(exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except click.exceptions.Abort:
+        if logs.chosen_format() != "json":
+            exc.show()
+            return int(ExitCode.USAGE)
+        return _fail(f"error: {exc.format_message()}", ExitCode.USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through our handler) into Abort.
-        click.echo("interrupted: the run was rolled back", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("interrupted: the run was rolled back", err=True)
-        return int(ExitCode.INTERRUPTED)
+        return _fail("interrupted: the run was rolled back", ExitCode.INTERRUPTED)
     except Exception as exc:
+        clean = failures.classify(exc)
+        if clean is not None:
+            if not isinstance(exc, MedgenError):
+                log.debug("%s", clean.message, exc_info=True)
+            return _fail(f"error: {clean.message}", clean.exit_code, clean.hint)
         log.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {logs.scrub(f'{type(exc).__name__}: {exc}')}", err=True)
-        click.echo("hint: rerun with --log-level DEBUG and report it", err=True)
-        return int(ExitCode.FAILURE)
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            ExitCode.FAILURE,
+            "rerun with --log-level DEBUG and report it",
+        )
     return int(ExitCode.OK)
 
 

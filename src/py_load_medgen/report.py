@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +156,20 @@ class Status:
 
     @property
     def release_time(self) -> datetime | None:
-        times = [t.release_time for t in self.tables if t.release_time]
-        return max(times) if times else utc(self.run.get("release_time"))
+        """The release loaded last: that of the tables the newest load wrote (not the newest
+        build time, which a synthetic sample loaded before a real release would win)."""
+        loaded = [t for t in self.tables if t.release_time and t.loaded_at]
+        if not loaded:
+            return utc(self.run.get("release_time"))
+        newest = max(t.loaded_at for t in loaded if t.loaded_at)
+        return max(t.release_time for t in loaded if t.loaded_at == newest and t.release_time)
 
     @property
     def releases(self) -> list[datetime]:
-        return sorted({t.release_time for t in self.tables if t.release_time})
+        """One time per release the tables come from: files built within SAME_RELEASE of each
+        other are one release (a partial load picks files of one folder whose times differ
+        by minutes)."""
+        return releases_of([t.release_time for t in self.tables if t.release_time])
 
     @property
     def total_rows(self) -> int:
@@ -233,6 +241,27 @@ def kept_line(kept: dict[str, Any]) -> str:
     )
 
 
+SAME_RELEASE = timedelta(hours=12)
+"""Files of one release are built within hours of each other; releases are days apart."""
+
+
+def releases_of(times: Sequence[datetime]) -> list[datetime]:
+    """The distinct releases among file build times: the newest time of each cluster of
+    times no more than SAME_RELEASE apart."""
+    clusters: list[datetime] = []
+    for moment in sorted(times):
+        if clusters and moment - clusters[-1] <= SAME_RELEASE:
+            clusters[-1] = moment
+        else:
+            clusters.append(moment)
+    return clusters
+
+
+def _file_time(record: dict[str, Any]) -> datetime | None:
+    """The build time of the file a table was loaded from, as a release is dated."""
+    return utc(record.get("gzip_mtime")) or utc(record.get("modified"))
+
+
 def _run_brief(run: dict[str, Any] | None) -> dict[str, Any] | None:
     if run is None:
         return None
@@ -267,7 +296,9 @@ def status(loader: Loader) -> Status:
                 rows=loader.count_rows(name) if loader.table_exists(name) else None,
                 run_id=record["run_id"],
                 mode=str(run.get("mode", "")),
-                release_time=utc(run.get("release_time")),
+                # The table's own file, not its run's newest file: a run of several files
+                # is dated by the newest of them, which says nothing of this one.
+                release_time=_file_time(record) or utc(run.get("release_time")),
                 loaded_at=utc(run.get("finished_at")),
             )
         )

@@ -173,6 +173,7 @@ def _keyed_counts(old: Path, new: Path, table: str, key: str) -> tuple[int, int,
     return inserted, updated, deleted, len(after) - inserted - updated
 
 
+@pytest.mark.slow
 def test_genuine_consecutive_builds(real_data: Path, db_uri: str, tmp_path: Path) -> None:
     builds = [real_data / "releases" / b for b in ("2021-08-11", "2021-08-18", "2022-05-11")]
     local = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 from pathlib import Path
@@ -53,19 +54,34 @@ def test_swaps_and_delta_applies_are_invisible_to_concurrent_readers(
     def reader() -> None:
         try:
             with psycopg.connect(pg_uri, autocommit=True) as conn:
-                while not stop.is_set():
+                first = True
+                while True:
+                    # The stop is read before the round: a round begun after it proves the
+                    # reader still read when the last load had finished.
+                    last = stop.is_set()
                     for table, sql_text in checks.items():
                         row = conn.execute(sql_text.encode()).fetchone()
                         assert row is not None
                         queries[0] += 1
                         if (row[0], row[1]) not in allowed[table]:
                             bad.append((table, (row[0], row[1])))
+                    if first:
+                        reading.wait(timeout=120)
+                        first = False
+                    if last:
+                        break
         except BaseException as exc:
             errors.append(exc)
+            reading.abort()
 
+    # Both readers have read once before the first load (the barrier), and once more after
+    # the last: however busy the machine, every load ran while they read.
+    reading = threading.Barrier(3)
     threads = [threading.Thread(target=reader) for _ in range(2)]
     for t in threads:
         t.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        reading.wait(timeout=120)
     try:
         for _ in range(2):
             assert load(new, pg_uri, *files) == 0  # full load: swap
@@ -81,7 +97,7 @@ def test_swaps_and_delta_applies_are_invisible_to_concurrent_readers(
     )
     assert not errors
     assert not bad
-    assert queries[0] > 50
+    assert queries[0] >= 2 * 2 * len(checks)
 
 
 def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:

@@ -16,11 +16,12 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from py_load_medgen.errors import DatabaseError, InputError, LockedError
+from py_load_medgen.failures import connection_lost, lost_connection
 from py_load_medgen.load import sql
-from py_load_medgen.load.base import Loader
+from py_load_medgen.load.base import Loader, RunRecord
 from py_load_medgen.parse.stream import EncodedFile, not_an_integer
 from py_load_medgen.prefetch import prefetch
-from py_load_medgen.redact import redact_text, redact_uri
+from py_load_medgen.redact import normalized_uri, redact_text, redact_uri
 from py_load_medgen.release.files import FileSpec
 from py_load_medgen.release.schema import Index, indexes
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 _COPY_CONTEXT = re.compile(r'line (\d+)(?:, column ([^:]+)(?:: "(.*)")?)?', re.DOTALL)
 _MAINTENANCE_WORK_MEM = "512MB"
 _WORK_MEM = "256MB"  # delta comparisons hash whole tables; the default 4MB spills to disk
+_RECONNECT_SECONDS = 5  # to record a failure after the connection was lost
 
 _DEPENDENT_VIEWS = """
 WITH RECURSIVE deps(oid, depth) AS (
@@ -69,6 +71,8 @@ def _database_errors() -> Iterator[None]:
     except pgerrors.IntegrityError:
         raise
     except psycopg.Error as exc:
+        if lost_connection(exc):
+            raise connection_lost(redact_text(str(exc))) from None
         message = redact_text(exc.diag.message_primary or str(exc)).strip()
         hint = None
         if isinstance(exc, pgerrors.InsufficientPrivilege):
@@ -103,7 +107,7 @@ class PostgresLoader(Loader):
     def connect(self) -> None:
         try:
             self._conn = psycopg.connect(
-                self.uri, autocommit=True, application_name="py-load-medgen"
+                normalized_uri(self.uri), autocommit=True, application_name="py-load-medgen"
             )
         except psycopg.Error as exc:
             raise DatabaseError(
@@ -112,6 +116,52 @@ class PostgresLoader(Loader):
             ) from None
         self.execute(f"SET maintenance_work_mem = {sql.literal(_MAINTENANCE_WORK_MEM)}")
         self.execute(f"SET work_mem = {sql.literal(_WORK_MEM)}")
+
+    # -- a lost connection: record the failure over a new one, briefly ------------------------
+
+    def _revived(self) -> bool:
+        """Whether the connection is usable, reconnecting once if it was lost (the session was
+        terminated, the server restarted). The lock died with the old session: whether this
+        run may clean up is decided again by taking it."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return True
+        self._locked = False
+        try:
+            self._conn = psycopg.connect(
+                normalized_uri(self.uri),
+                autocommit=True,
+                application_name="py-load-medgen",
+                connect_timeout=_RECONNECT_SECONDS,
+            )
+        except psycopg.Error:
+            self._conn = None
+            log.warning("the database is not reachable: the next run marks this run failed")
+            return False
+        self._locked = bool(
+            self.query("SELECT pg_try_advisory_lock(%s)", (lock_key(self.schema),))[0][0]
+        )
+        return True
+
+    def cleanup(self) -> None:
+        # Staging tables of a run that lost its lock may be another run's by now.
+        if self._revived() and self._locked:
+            super().cleanup()
+
+    def record_failure(self, run: RunRecord, error: str) -> None:
+        conn = self._conn
+        lost = conn is None or conn.closed or conn.broken
+        if not self._revived():
+            return
+        if lost:
+            # A commit whose answer was lost may have recorded this run's success.
+            rows = self.query(
+                f"SELECT status FROM {sql.qname(self.schema, sql.RUNS)} WHERE run_id = %s",
+                (run.run_id,),
+            )
+            if rows and rows[0][0] != "running":
+                return
+        super().record_failure(run, error)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -131,8 +181,20 @@ class PostgresLoader(Loader):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
-            yield
+        committing = False
+        try:
+            with self.conn.transaction():
+                yield
+                committing = True
+        except psycopg.Error as exc:
+            if committing and lost_connection(exc):
+                # The server may have committed before the connection went: nothing can say.
+                raise DatabaseError(
+                    "the connection to the database was lost while committing "
+                    f"({redact_text(str(exc)).strip()}); whether this run published is unknown",
+                    hint="run py-load-medgen status: it shows the release loaded and the run",
+                ) from None
+            raise
 
     def table_exists(self, table: str) -> bool:
         row = self.query("SELECT to_regclass(%s) IS NOT NULL", (sql.qname(self.schema, table),))
@@ -195,6 +257,10 @@ class PostgresLoader(Loader):
                 return max(cur.rowcount, 0)
         except (pgerrors.DataError, pgerrors.IntegrityError) as exc:
             raise self._input_error(encoded, exc) from None
+        except psycopg.Error as exc:
+            if lost_connection(exc):
+                raise connection_lost(redact_text(str(exc))) from None
+            raise
 
     def _input_error(self, encoded: EncodedFile, exc: psycopg.Error) -> InputError:
         context = exc.diag.context or ""

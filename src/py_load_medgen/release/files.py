@@ -16,6 +16,11 @@ from enum import Enum
 
 from py_load_medgen.errors import UsageError
 
+MAX_IDENTIFIER_BYTES = 1024
+"""A sane maximum for an identifier (the longest real ones are tens of bytes), well below the
+~2.7 kB a PostgreSQL btree index entry can hold: a longer value is a bad row, not a database
+error."""
+
 
 class ColumnType(Enum):
     """Logical column types; each backend renders them in its own SQL dialect."""
@@ -45,6 +50,13 @@ class Column:
     """Gets a secondary index of its own (every CUI column does)."""
     cui_shape: bool = False
     """Every value must look like a CUI (C + 7 digits or CN + digits); enforced on load."""
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The longest value the column takes: an identifier or an indexed column is bounded
+        (no index can hold an unbounded value, and no real identifier is near the bound);
+        free text is not."""
+        return MAX_IDENTIFIER_BYTES if self.identifier or self.indexed else None
 
     def header_names(self) -> tuple[str, ...]:
         """Every header name that maps to this column, preferred name first."""
