@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from py_load_medgen import events, logs
+from py_load_medgen.answers.publish import publish as publish_answers
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
@@ -236,6 +237,7 @@ def _full(
     with logs.phase("publish"):
         with loader.transaction():
             loader.apply_changes([f.spec for f in files], strategy=options.strategy)
+            publish_answers(loader)
             loader.record_success(run, loads)
             events.emit("publish_commit", run_id=run.run_id)
         events.emit("published", run_id=run.run_id)
@@ -404,6 +406,7 @@ def _delta(
                         loader.swap([spec])
                     else:
                         loader.apply_delta(spec, key)
+                publish_answers(loader, changed=[spec.table for spec, _key, _new in plans])
                 loader.record_success(run, loads)
                 events.emit("publish_commit", run_id=run.run_id)
             events.emit("published", run_id=run.run_id)
