@@ -6,11 +6,12 @@ Data (summaries, DDL, JSON) goes to stdout; logs, progress and errors go to stde
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -662,6 +663,141 @@ def check_update(
         click.echo(result.render())
     if result.update_available:
         raise click.exceptions.Exit(int(ExitCode.UPDATE_AVAILABLE))
+
+
+# -- answers: lookup, resolve, exports (library: py_load_medgen.answers) ----------------------
+
+
+@cli.command()
+@click.argument("queries", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of concept cards.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Concepts per free-text query.",
+)
+@db_options
+@common_options
+def lookup(
+    queries: tuple[str, ...],
+    as_json: bool,
+    limit: int,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Concept cards for ids of any kind (C..., CN..., UID, OMIM:, ORPHA:, MONDO:, HP:, MESH:)
+    or free text (a ranked name search).
+
+    \b
+    Examples:
+      py-load-medgen lookup C0024796 OMIM:154700 ORPHA:558
+      py-load-medgen lookup "marfan syndrome" --json
+    """
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    result = answers.lookup(_db(db_uri), list(queries), schema=schema, limit=limit)
+    click.echo(result.dumps() if as_json else result.render())
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per id.")
+@db_options
+@common_options
+def resolve(
+    ids: tuple[str, ...],
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Status (current, merged, retired, unknown) and current CUIs of each id; `-` reads
+    one id per line from stdin. Prints id, status and current CUIs TAB-separated.
+
+    \b
+    Examples:
+      py-load-medgen resolve C0000039 CN000001 ORPHA:558
+      cut -f3 clinvar_conditions.tsv | py-load-medgen resolve - --json
+    """
+    from py_load_medgen import answers
+    from py_load_medgen.answers.resolution import dumps
+
+    _setup(log_level, log_format, db_uri)
+    inputs = itertools.chain.from_iterable(_stdin_ids() if arg == "-" else (arg,) for arg in ids)
+    results = answers.resolve(_db(db_uri), inputs, schema=schema)
+    if as_json:
+        for chunk in dumps(results):
+            click.echo(chunk)
+    else:
+        for result in results:
+            click.echo(result.render())
+
+
+@cli.group()
+def export() -> None:
+    """Write the answers in standard formats: SSSOM, KGX, HPO-annotation TSV."""
+
+
+def _stdin_ids() -> Iterator[str]:
+    """One id per line, read as it comes: a million ids are never held at once."""
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+@export.command(name="sssom")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_options
+@common_options
+def export_sssom(
+    file: Path, db_uri: str | None, schema: str, log_level: str, log_format: str
+) -> None:
+    """The xrefs as an SSSOM TSV (metadata block with curie_map, one mapping a row)."""
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    click.echo(answers.export_sssom(_db(db_uri), file, schema=schema).render())
+
+
+@export.command(name="kgx")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--with-pubmed", is_flag=True, help="Add PubMed nodes and citation edges.")
+@db_options
+@common_options
+def export_kgx(
+    directory: Path,
+    with_pubmed: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """KGX nodes.tsv and edges.tsv (biolink categories from the semantic types)."""
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    result = answers.export_kgx(_db(db_uri), directory, schema=schema, with_pubmed=with_pubmed)
+    click.echo(result.render())
+
+
+@export.command(name="disease-phenotype")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_options
+@common_options
+def export_disease_phenotype(
+    file: Path, db_uri: str | None, schema: str, log_level: str, log_format: str
+) -> None:
+    """Disease-phenotype pairs shaped like HPO's phenotype.hpoa, NOT in the qualifier."""
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    click.echo(answers.export_disease_phenotype(_db(db_uri), file, schema=schema).render())
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:

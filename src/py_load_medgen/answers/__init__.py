@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from py_load_medgen.answers.cards import ConceptCard, LookupResult, lookup
 from py_load_medgen.answers.curies import cui_curie, parse_id
 from py_load_medgen.answers.db import Target, connected, present, require, table
 from py_load_medgen.answers.exports import (
@@ -22,8 +23,7 @@ from py_load_medgen.answers.exports import (
     export_kgx,
     export_sssom,
 )
-from py_load_medgen.answers.lookup import ConceptCard, LookupResult, lookup
-from py_load_medgen.answers.resolve import Resolution, resolve
+from py_load_medgen.answers.resolution import Resolution, resolve
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,7 +57,7 @@ def arrow(target: Target, name: str, *, schema: str = "medgen", where: str = "")
         statement = f"SELECT * FROM {table(loader, name)}" + (f" WHERE {where}" if where else "")
         if loader.dialect.name == "duckdb":
             duck = getattr(loader, "conn")  # noqa: B009
-            result: pa.Table = duck.execute(statement).to_arrow_table()
+            result: pa.Table = duck.sql(statement).to_arrow_table()
             return result
         conn = getattr(loader, "conn")  # noqa: B009
         with conn.cursor() as cur:
@@ -70,4 +70,3 @@ def arrow(target: Target, name: str, *, schema: str = "medgen", where: str = "")
         if not batches:
             return pa.table({n: pa.array([], pa.string()) for n in names})
         return pa.concat_tables(batches, promote_options="default")
-

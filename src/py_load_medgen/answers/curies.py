@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PREFIXES: dict[str, tuple[str, tuple[str, ...]]] = {
+PREFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # canonical prefix: (source names and SABs that carry it, served prefixes to strip)
     "OMIM": (("OMIM",), ("OMIM:", "MIM:")),
     "ORPHA": (("ORPHANET", "ORDO"), ("ORPHANET_", "ORPHA:", "ORPHANET:", "ORDO:")),

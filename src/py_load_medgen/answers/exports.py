@@ -91,7 +91,9 @@ class ExportResult:
         return {"paths": [str(p) for p in self.paths], "rows": self.rows}
 
     def render(self) -> str:
-        return "\n".join(f"{p}: {n:,} rows" for p, n in zip(self.paths, self.rows.values(), strict=True))
+        return "\n".join(
+            f"{p}: {n:,} rows" for p, n in zip(self.paths, self.rows.values(), strict=True)
+        )
 
 
 def _curie_sql(column: str) -> str:
@@ -105,13 +107,19 @@ def _writer(fh: IO[str]) -> Any:
 def _clean(value: Any) -> Any:
     # TAB and line breaks inside a value would break a TSV row (MGDEF has bare CRs).
     if isinstance(value, str):
-        return " ".join(value.replace("\t", " ").split()) if any(c in value for c in "\t\r\n") else value
+        return (
+            " ".join(value.replace("\t", " ").split())
+            if any(c in value for c in "\t\r\n")
+            else value
+        )
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else value
 
 
-def _write(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]], preamble: str = "") -> int:
+def _write(
+    path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]], preamble: str = ""
+) -> int:
     count = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
@@ -148,8 +156,8 @@ def export_sssom(target: Target, path: Path, *, schema: str = "medgen") -> Expor
             *(f"#   {prefix}: {url}" for prefix, url in CURIE_MAP.items()),
         ]
         statement = (
-            f"SELECT {_curie_sql('x.cui')}, c.preferred_name, x.cardinality, x.curie, x.cardinality, "
-            f"x.source, x.origin FROM {table(loader, 'xrefs')} x "
+            f"SELECT {_curie_sql('x.cui')}, c.preferred_name, x.cardinality, x.curie, "
+            f"x.cardinality, x.source, x.origin FROM {table(loader, 'xrefs')} x "
             f"LEFT JOIN {table(loader, 'concepts')} c ON c.cui = x.cui ORDER BY x.cui, x.curie"
         )
         rows = (
@@ -201,11 +209,16 @@ def export_kgx(
 
         def nodes() -> Iterator[tuple[Any, ...]]:
             for curie, cat, name, desc, xref in stream(loader, nodes_sql):
-                kind = BIOLINK_CATEGORIES[cat][1] if cat is not None and cat < len(BIOLINK_CATEGORIES) else DEFAULT_CATEGORY
+                kind = (
+                    BIOLINK_CATEGORIES[cat][1]
+                    if cat is not None and cat < len(BIOLINK_CATEGORIES)
+                    else DEFAULT_CATEGORY
+                )
                 yield curie, kind, name, desc, xref, "infores:medgen"
             if with_pubmed and "pubmed_links" in have:
                 for (pmid,) in stream(
-                    loader, f"SELECT DISTINCT pmid FROM {table(loader, 'pubmed_links')} ORDER BY pmid"
+                    loader,
+                    f"SELECT DISTINCT pmid FROM {table(loader, 'pubmed_links')} ORDER BY pmid",
                 ):
                     yield f"PMID:{pmid}", "biolink:Publication", None, None, None, "infores:pubmed"
 

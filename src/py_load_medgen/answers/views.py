@@ -401,21 +401,36 @@ _DOC = {
         "(made by UMLS) are dropped; a `CN…` id is `MEDGEN:CN…`, never `UMLS:`.",
         (
             ("cui", "MedGen concept id"),
-            ("curie", "Normalised CURIE: OMIM:, ORPHA: (from Orphanet_N), MONDO:, HP:, MESH:, "
-             "SNOMEDCT:, NCIT:, MEDLINEPLUS:, MEDGEN: (CN ids), UMLS:"),
+            (
+                "curie",
+                "Normalised CURIE: OMIM:, ORPHA: (from Orphanet_N), MONDO:, HP:, MESH:, "
+                "SNOMEDCT:, NCIT:, MEDLINEPLUS:, MEDGEN: (CN ids), UMLS:",
+            ),
             ("source", "Source name (MedGenIDMappings) or SAB (MGCONSO) it was served under"),
             ("source_id", "The id as served, e.g. Orphanet_558"),
-            ("origin", "Where it came from: MedGenIDMappings, MGCONSO.SDUI, MGCONSO.CODE "
-             "(comma-separated when several agree)"),
-            ("cardinality", "1:1, 1:n (the concept has several ids of this prefix), n:1 (the id "
-             "belongs to several concepts) or n:n, across the release"),
+            (
+                "origin",
+                "Where it came from: MedGenIDMappings, MGCONSO.SDUI, MGCONSO.CODE "
+                "(comma-separated when several agree)",
+            ),
+            (
+                "cardinality",
+                "1:1, 1:n (the concept has several ids of this prefix), n:1 (the id "
+                "belongs to several concepts) or n:n, across the release",
+            ),
         ),
     ),
     "cui_status": (
         "table",
         ("concepts",),
-        ("merged_concepts", "cui_history", "uid_cui_history", "hpo_cui_history",
-         "mondo_cui_history", "ordo_cui_history"),
+        (
+            "merged_concepts",
+            "cui_history",
+            "uid_cui_history",
+            "hpo_cui_history",
+            "mondo_cui_history",
+            "ordo_cui_history",
+        ),
         "Every id the release knows (CUIs and CN ids from any table, MedGen UIDs, HPO, MONDO "
         "and ORDO ids from the history files) with its status and the current concept its "
         "replacement chain (MERGED, then MedGen_CUI_history) ends at. One row per id and "
@@ -423,8 +438,11 @@ _DOC = {
         (
             ("id", "The id: a CUI, a UID's digits, or a CURIE (HP:…, MONDO:…, ORPHA:…)"),
             ("id_type", "cui, uid, hpo, mondo or ordo"),
-            ("status", "current (a concept of this release, or mapped to one as is), merged "
-             "(reaches one through replacements) or retired (reaches none)"),
+            (
+                "status",
+                "current (a concept of this release, or mapped to one as is), merged "
+                "(reaches one through replacements) or retired (reaches none)",
+            ),
             ("current_cui", "The current concept it resolves to; NULL when retired"),
             ("chain_length", "Replacement steps taken to reach it (0 for a current concept)"),
             ("last_action_date", "Date of the id's latest history row, as NCBI wrote it"),
@@ -547,14 +565,25 @@ def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
 
 def drop_statements(dialect: Dialect, schema: str) -> list[str]:
     """What removes every answer (views first: they read the tables)."""
-    out = [f"DROP VIEW IF EXISTS {qname(schema, name)} CASCADE" for name in reversed(ORDER)
-           if _DOC[name][0] == "view"]
-    out += [f"DROP TABLE IF EXISTS {qname(schema, name)} CASCADE" for name in ORDER
-            if _DOC[name][0] == "table"]
+    out = [
+        f"DROP VIEW IF EXISTS {qname(schema, name)} CASCADE"
+        for name in reversed(ORDER)
+        if _DOC[name][0] == "view"
+    ]
+    out += [
+        f"DROP TABLE IF EXISTS {qname(schema, name)} CASCADE"
+        for name in ORDER
+        if _DOC[name][0] == "table"
+    ]
     if dialect.name == "duckdb":
-        out += [f"DROP MACRO TABLE IF EXISTS {qname(schema, n)}" for n in ("ancestors", "descendants")]
+        out += [
+            f"DROP MACRO TABLE IF EXISTS {qname(schema, n)}" for n in ("ancestors", "descendants")
+        ]
     else:
-        out += [f"DROP FUNCTION IF EXISTS {qname(schema, n)}(text)" for n in ("ancestors", "descendants")]
+        out += [
+            f"DROP FUNCTION IF EXISTS {qname(schema, n)}(text)"
+            for n in ("ancestors", "descendants")
+        ]
     return out
 
 
@@ -570,8 +599,14 @@ def views_markdown() -> str:
     for name in ORDER:
         kind, needs, uses, description, columns = _DOC[name]
         label = "derived table" if kind == "table" else "view"
-        out += [f"### `{name}` ({label})", "", description, "",
-                f"- Reads: {', '.join(f'`{t}`' for t in uses)}", ""]
+        out += [
+            f"### `{name}` ({label})",
+            "",
+            description,
+            "",
+            f"- Reads: {', '.join(f'`{t}`' for t in uses)}",
+            "",
+        ]
         out += ["| column | description |", "|---|---|"]
         out += [f"| `{c}` | {d} |" for c, d in columns]
         out.append("")

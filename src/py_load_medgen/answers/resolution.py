@@ -95,19 +95,18 @@ def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
         f"SELECT i.ord, s.status, s.current_cui FROM {_IDS} i JOIN {status} s ON s.id = i.key"
         f"{via_xrefs}) m ON m.ord = i.ord ORDER BY i.ord"
     )
-    current: Resolution | None = None
+    current = Resolution("", "unknown")
     last = -1
     for ord_, text, state, cui in stream(loader, statement):
         if ord_ != last:
-            if current is not None:
+            if last >= 0:
                 yield _finish(current)
             current, last = Resolution(text, state or "unknown"), ord_
-        assert current is not None
         if state and _RANK.get(state, 3) < _RANK.get(current.status, 3):
             current.status = state
         if cui and cui not in current.current:
             current.current.append(cui)
-    if current is not None:
+    if last >= 0:
         yield _finish(current)
 
 

@@ -103,7 +103,8 @@ def lookup(
 
 def _ids(loader: Loader, have: set[str], query: str) -> list[tuple[str, str, str | None]]:
     parsed = parse_id(query)
-    assert parsed is not None
+    if parsed is None:
+        return []
     p = loader.placeholder
     found: dict[str, str] = {}
     if "cui_status" in have:
