@@ -134,29 +134,34 @@ def _term_key(column: str, kind: str) -> str:
 
 
 def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
-    """Every id the release knows, its status and where its replacement chain ends."""
+    """Every id the release knows, its status and where its replacement chain ends.
+
+    Only ids whose CUI is not a current concept are walked: the millions of UIDs and CUIs
+    that point at a current concept are answered by one join.
+    """
     if "concepts" not in present:
         return None
     q = {t: qname(schema, t) for t in present}
+    live = q["concepts"]
     edges = []
     if "merged_concepts" in present:
         edges.append(f"SELECT cui AS src, to_cui AS dst FROM {q['merged_concepts']}")
     if "cui_history" in present:
         edges.append(
-            f"SELECT previous_cui AS src, current_cui AS dst FROM {q['cui_history']} "
+            f"SELECT previous_cui, current_cui FROM {q['cui_history']} "
             "WHERE current_cui IS NOT NULL"
         )
     # starts: (id, id_type, cui) where cui is where the walk begins (NULL: nothing current)
-    known_cuis = [f"SELECT cui FROM {q['concepts']}"]
+    other_cuis = []
     starts = []
     actions = []
     if "merged_concepts" in present:
-        known_cuis += [
+        other_cuis += [
             f"SELECT cui FROM {q['merged_concepts']}",
             f"SELECT to_cui FROM {q['merged_concepts']}",
         ]
     if "cui_history" in present:
-        known_cuis += [
+        other_cuis += [
             f"SELECT previous_cui FROM {q['cui_history']}",
             f"SELECT current_cui FROM {q['cui_history']}",
         ]
@@ -164,72 +169,84 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
             f"SELECT previous_cui AS id, 'cui' AS id_type, date_of_action AS action_date "
             f"FROM {q['cui_history']}"
         )
+    text = dialect.text
     if "uid_cui_history" in present:
         table = q["uid_cui_history"]
-        known_cuis.append(f"SELECT cui FROM {table}")
+        other_cuis.append(f"SELECT cui FROM {table}")
         starts += [
-            f"SELECT CAST(uid AS {dialect.text}) AS id, 'uid' AS id_type, cui "
-            f"FROM {table} WHERE is_current = 1",
-            f"SELECT CAST(uid AS {dialect.text}), 'uid', NULL FROM {table} "
+            f"SELECT DISTINCT CAST(uid AS {text}), 'uid', cui FROM {table} WHERE is_current = 1",
+            f"SELECT CAST(uid AS {text}), 'uid', NULL FROM {table} "
             "GROUP BY uid HAVING max(is_current) < 1",
         ]
-        actions.append(f"SELECT CAST(uid AS {dialect.text}), 'uid', date FROM {table}")
+        actions.append(f"SELECT CAST(uid AS {text}), 'uid', date FROM {table}")
     for table_name, column, kind in _TERM_HISTORIES:
         if table_name not in present:
             continue
         table, key = q[table_name], _term_key(column, kind)
-        known_cuis.append(f"SELECT cui FROM {table}")
+        other_cuis.append(f"SELECT cui FROM {table}")
         starts += [
-            f"SELECT {key}, '{kind}', cui FROM {table} WHERE is_current = 1",
+            f"SELECT DISTINCT {key}, '{kind}', cui FROM {table} WHERE is_current = 1",
             f"SELECT {key}, '{kind}', NULL FROM {table} GROUP BY {column} "
             "HAVING max(is_current) < 1",
         ]
         actions.append(f"SELECT {key}, '{kind}', date FROM {table}")
-    cuis = " UNION ".join(known_cuis)
-    starts.insert(0, f"SELECT cui, 'cui', cui FROM ({cuis}) k WHERE cui IS NOT NULL AND cui <> ''")
-    edge_sql = " UNION ".join(edges) or (
-        f"SELECT cui AS src, cui AS dst FROM {q['concepts']} WHERE FALSE"
-    )
-    action_sql = " UNION ALL ".join(actions)
-    last = (
-        f", acted AS (SELECT id, id_type, action_date, row_number() OVER (PARTITION BY id, "
-        f"id_type ORDER BY {_parsed_date(dialect, 'action_date')} DESC NULLS LAST, "
-        f"action_date DESC) AS rn FROM ({action_sql}) a)"
-        if actions
-        else ""
-    )
-    last_join = (
-        " LEFT JOIN acted a ON a.id = r.id AND a.id_type = r.id_type AND a.rn = 1"
-        if actions
-        else ""
-    )
-    last_col = "a.action_date" if actions else f"CAST(NULL AS {dialect.text})"
+    cui_starts = [f"SELECT cui, 'cui', cui FROM {live}"]
+    if other_cuis:
+        # CUIs only the history knows: those not current concepts (the rest came first).
+        cui_starts.append(
+            f"SELECT cui, 'cui', cui FROM ({' UNION '.join(other_cuis)}) k(cui) "
+            f"WHERE cui IS NOT NULL AND cui <> '' AND NOT EXISTS "
+            f"(SELECT 1 FROM {live} c WHERE c.cui = k.cui)"
+        )
+    starts = cui_starts + starts
+    edge_sql = " UNION ".join(edges) or f"SELECT cui, cui FROM {live} WHERE FALSE"
+    acted = ""
+    last_join = ""
+    last_col = f"CAST(NULL AS {text})"
+    if actions:
+        acted = (
+            ", acted AS (SELECT id, id_type, action_date FROM (SELECT id, id_type, action_date, "
+            f"row_number() OVER (PARTITION BY id, id_type ORDER BY "
+            f"{_parsed_date(dialect, 'action_date')} DESC NULLS LAST, action_date DESC) AS rn "
+            f"FROM ({' UNION ALL '.join(actions)}) a(id, id_type, action_date)) n WHERE rn = 1)"
+        )
+        last_join = " LEFT JOIN acted a ON a.id = r.id AND a.id_type = r.id_type"
+        last_col = "a.action_date"
     return (
-        f"WITH RECURSIVE live AS (SELECT DISTINCT cui FROM {q['concepts']}), "
+        f"WITH RECURSIVE starts(id, id_type, cui) AS ({' UNION ALL '.join(starts)}), "
         # A current concept ends its chain whatever the history says of it.
-        f"edges AS (SELECT DISTINCT src, dst FROM ({edge_sql}) e "
+        f"edges AS (SELECT DISTINCT src, dst FROM ({edge_sql}) e(src, dst) "
         "WHERE dst IS NOT NULL AND dst <> '' AND dst <> src "
-        "AND NOT EXISTS (SELECT 1 FROM live WHERE live.cui = e.src)), "
-        f"starts AS (SELECT DISTINCT * FROM ({' UNION ALL '.join(starts)}) s(id, id_type, cui)), "
-        "walk(origin, node, depth) AS ("
-        "SELECT DISTINCT cui, cui, 0 FROM starts WHERE cui IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {live} c WHERE c.cui = e.src)), "
+        "seeds AS (SELECT DISTINCT s.cui FROM starts s WHERE s.cui IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {live} c WHERE c.cui = s.cui)), "
+        "walk(origin, node, depth) AS (SELECT cui, cui, 0 FROM seeds "
         "UNION SELECT w.origin, e.dst, w.depth + 1 FROM walk w JOIN edges e ON e.src = w.node "
         f"WHERE w.depth < {MAX_CHAIN}), "
         "ends AS (SELECT w.origin, w.node AS current_cui, min(w.depth) AS chain_length "
-        "FROM walk w JOIN live ON live.cui = w.node GROUP BY w.origin, w.node), "
-        "lengths AS (SELECT origin, max(depth) AS chain_length FROM walk GROUP BY origin), "
-        "resolved AS (SELECT s.id, s.id_type, e.current_cui, "
-        "coalesce(e.chain_length, l.chain_length, 0) AS chain_length, "
-        "count(e.current_cui) OVER (PARTITION BY s.id, s.id_type) AS found, "
-        "min(e.chain_length) OVER (PARTITION BY s.id, s.id_type) AS shortest "
-        "FROM starts s LEFT JOIN ends e ON e.origin = s.cui "
-        "LEFT JOIN lengths l ON l.origin = s.cui)"
-        f"{last} "
-        "SELECT DISTINCT r.id, r.id_type, "
-        "CASE WHEN r.found = 0 THEN 'retired' WHEN r.shortest = 0 THEN 'current' "
-        "ELSE 'merged' END AS status, r.current_cui, r.chain_length, "
-        f"{last_col} AS last_action_date FROM resolved r{last_join} "
-        "WHERE r.current_cui IS NOT NULL OR r.found = 0"
+        f"FROM walk w JOIN {live} c ON c.cui = w.node GROUP BY w.origin, w.node), "
+        # Distinct concepts reached, not the deepest step: a cycle among retired CUIs
+        # would otherwise count to MAX_CHAIN.
+        "lengths AS (SELECT origin, count(DISTINCT node) - 1 AS chain_length FROM walk "
+        "GROUP BY origin), "
+        f"direct AS (SELECT s.id, s.id_type, s.cui AS current_cui FROM starts s JOIN {live} c "
+        "ON c.cui = s.cui), "
+        "resolved AS (SELECT id, id_type, 'current' AS status, current_cui, 0 AS chain_length "
+        "FROM direct UNION ALL SELECT s.id, s.id_type, 'merged', e.current_cui, "
+        "e.chain_length FROM starts s JOIN ends e ON e.origin = s.cui), "
+        # Dead ends: no current CUI, or a walk that reached no current concept. An id with
+        # another, live mapping is not retired (a term may map to several CUIs).
+        "dead AS (SELECT s.id, s.id_type, 0 AS chain_length FROM starts s WHERE s.cui IS NULL "
+        "UNION ALL SELECT s.id, s.id_type, l.chain_length FROM starts s JOIN lengths l "
+        "ON l.origin = s.cui WHERE NOT EXISTS (SELECT 1 FROM ends e WHERE e.origin = s.cui)), "
+        "retired AS (SELECT d.id, d.id_type, 'retired' AS status, "
+        f"CAST(NULL AS {text}) AS current_cui, max(d.chain_length) AS chain_length "
+        "FROM dead d WHERE NOT EXISTS (SELECT 1 FROM resolved r WHERE r.id = d.id "
+        "AND r.id_type = d.id_type) GROUP BY d.id, d.id_type)"
+        f"{acted} "
+        "SELECT r.id, r.id_type, r.status, r.current_cui, r.chain_length, "
+        f"{last_col} AS last_action_date FROM (SELECT * FROM resolved UNION ALL "
+        f"SELECT * FROM retired) r{last_join}"
     )
 
 
