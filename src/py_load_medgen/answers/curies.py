@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 PREFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # canonical prefix: (source names and SABs that carry it, served prefixes to strip)
-    "OMIM": (("OMIM",), ("OMIM:", "MIM:")),
+    "OMIM": (("OMIM", "MIM"), ("OMIM:", "MIM:")),
     "ORPHA": (("ORPHANET", "ORDO"), ("ORPHANET_", "ORPHA:", "ORPHANET:", "ORDO:")),
     "MONDO": (("MONDO",), ("MONDO:",)),
     "HP": (("HPO", "HP"), ("HP:", "HPO:")),
