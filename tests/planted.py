@@ -15,7 +15,7 @@ from py_load_medgen.release.files import FILES, FileSpec
 
 N = "N"
 
-CONCEPTS = [
+CONCEPTS: list[tuple[str, ...]] = [
     ("C0000001", "Marfan syndrome", "OMIM", N),
     ("C0000002", "Arachnodactyly", "HPO", N),
     ("C0000003", "Autosomal dominant inheritance", "HPO", N),

@@ -739,9 +739,45 @@ def resolve(
             click.echo(result.render())
 
 
-@cli.group()
-def export() -> None:
-    """Write the answers in standard formats: SSSOM, KGX, HPO-annotation TSV."""
+@cli.command()
+@click.argument("what", type=click.Choice(["sssom", "kgx", "disease-phenotype"]))
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option(
+    "--with-pubmed", is_flag=True, help="kgx: add PubMed nodes and citation edges (large)."
+)
+@db_options
+@common_options
+def export(
+    what: str,
+    target: Path,
+    with_pubmed: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Write the answers in a standard format, streamed: `sssom FILE` (the xrefs as SSSOM TSV
+    with its metadata block and curie_map), `kgx DIR` (KGX nodes.tsv and edges.tsv, biolink
+    categories from the semantic types) or `disease-phenotype FILE` (shaped like HPO's
+    phenotype.hpoa, NOT in the qualifier column). Prints the rows written.
+
+    \b
+    Examples:
+      py-load-medgen export sssom medgen.sssom.tsv
+      py-load-medgen export kgx ./kgx --with-pubmed
+      py-load-medgen export disease-phenotype medgen_phenotypes.tsv
+    """
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    uri = _db(db_uri)
+    if what == "sssom":
+        result = answers.export_sssom(uri, target, schema=schema)
+    elif what == "kgx":
+        result = answers.export_kgx(uri, target, schema=schema, with_pubmed=with_pubmed)
+    else:
+        result = answers.export_disease_phenotype(uri, target, schema=schema)
+    click.echo(result.render())
 
 
 def _stdin_ids() -> Iterator[str]:
@@ -749,55 +785,6 @@ def _stdin_ids() -> Iterator[str]:
     for line in sys.stdin:
         if line.strip():
             yield line.strip()
-
-
-@export.command(name="sssom")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@db_options
-@common_options
-def export_sssom(
-    file: Path, db_uri: str | None, schema: str, log_level: str, log_format: str
-) -> None:
-    """The xrefs as an SSSOM TSV (metadata block with curie_map, one mapping a row)."""
-    from py_load_medgen import answers
-
-    _setup(log_level, log_format, db_uri)
-    click.echo(answers.export_sssom(_db(db_uri), file, schema=schema).render())
-
-
-@export.command(name="kgx")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--with-pubmed", is_flag=True, help="Add PubMed nodes and citation edges.")
-@db_options
-@common_options
-def export_kgx(
-    directory: Path,
-    with_pubmed: bool,
-    db_uri: str | None,
-    schema: str,
-    log_level: str,
-    log_format: str,
-) -> None:
-    """KGX nodes.tsv and edges.tsv (biolink categories from the semantic types)."""
-    from py_load_medgen import answers
-
-    _setup(log_level, log_format, db_uri)
-    result = answers.export_kgx(_db(db_uri), directory, schema=schema, with_pubmed=with_pubmed)
-    click.echo(result.render())
-
-
-@export.command(name="disease-phenotype")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@db_options
-@common_options
-def export_disease_phenotype(
-    file: Path, db_uri: str | None, schema: str, log_level: str, log_format: str
-) -> None:
-    """Disease-phenotype pairs shaped like HPO's phenotype.hpoa, NOT in the qualifier."""
-    from py_load_medgen import answers
-
-    _setup(log_level, log_format, db_uri)
-    click.echo(answers.export_disease_phenotype(_db(db_uri), file, schema=schema).render())
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:

@@ -61,6 +61,9 @@ def data_dictionary_markdown() -> str:
                 f"{column.description} |"
             )
         out.append("")
+    from py_load_medgen.answers.views import views_markdown  # the answers document themselves
+
+    out.append(views_markdown())
     return "\n".join(out).rstrip("\n")
 
 
