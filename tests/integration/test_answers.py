@@ -7,6 +7,7 @@ checks load NCBI's own MGREL and NAMES rows of the 2022-05-11 build.
 from __future__ import annotations
 
 import csv
+from datetime import date
 import json
 import re
 from pathlib import Path
@@ -50,17 +51,19 @@ def test_cui_status_follows_chains_cycle_safe(planted: str) -> None:
     }
     assert got[("C0000001", "cui")] == ("current", "C0000001", 0, None)
     assert got[("C0000020", "cui")] == ("merged", "C0000001", 2, None)  # MERGED, then history
-    assert got[("C0000021", "cui")] == ("merged", "C0000001", 1, "05 Mar 2020")  # latest date
+    assert got[("C0000021", "cui")] == ("merged", "C0000001", 1, date(2020, 3, 5))  # latest
     assert got[("C0000030", "cui")] == ("retired", None, 1, None)  # a cycle ends retired
     assert got[("C0000031", "cui")][:2] == ("retired", None)
-    assert got[("C0000040", "cui")] == ("retired", None, 0, "07 May 2022")
-    assert got[("1001", "uid")] == ("current", "C0000001", 0, "12 Jun 2019")
-    assert got[("1002", "uid")] == ("merged", "C0000001", 2, "03 Feb 2015")
-    assert got[("1003", "uid")][:2] == ("retired", None)
+    assert got[("C0000040", "cui")] == ("retired", None, 0, date(2022, 5, 7))
+    assert got[("C0000009", "cui")] == ("retired", None, 0, None)  # only a UID row knows it
+    assert got[("1001", "uid")] == ("current", "C0000001", 0, date(2019, 6, 12))
+    assert got[("1002", "uid")] == ("merged", "C0000001", 2, date(2015, 2, 3))
+    assert got[("1003", "uid")] == ("retired", None, 0, date(2016, 3, 4))
     assert got[("HP:0001166", "hpo")][:2] == ("current", "C0000002")
     assert got[("HP:0000001", "hpo")][:2] == ("retired", None)
     assert got[("MONDO:0007947", "mondo")][:2] == ("current", "C0000001")
     assert got[("ORPHA:558", "ordo")][:3] == ("merged", "C0000001", 1)
+    assert len(got) == len(rows(planted, "SELECT id, id_type FROM medgen.cui_status"))
     assert got[("CN000010", "cui")][:2] == ("current", "CN000010")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from py_load_medgen.answers.views import answers
 from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load.base import Loader
-from py_load_medgen.load.sql import STAGING_PREFIX, qname
+from py_load_medgen.load.sql import qname
 from py_load_medgen.release.files import FILES, FileSpec
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ def publish(loader: Loader, changed: Iterable[str] | None = None) -> float:
                 continue
             for statement in answer.statements:
                 loader.execute(statement)
-            loader.analyze(STAGING_PREFIX + answer.name)
+            # No ANALYZE here: it would lengthen the publishing transaction, autovacuum
+            # gathers statistics soon after, and lookups use the index on plain equality.
             loader.swap([_derived_spec(answer.name)])
         else:
             for statement in answer.statements:

@@ -98,18 +98,23 @@ def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None
     if not parts:
         return None
     union = " UNION ALL ".join(parts)
+    origins = ("MGCONSO.CODE", "MGCONSO.SDUI", "MedGenIDMappings")
+    origin = ", ".join(f"CASE WHEN bool_or(origin = '{o}') THEN '{o}' END" for o in origins)
+    # Hash aggregates only (no window, no ordered aggregate): this table is built inside the
+    # publishing transaction, so its cost is the load's.
     return (
         f"WITH raw AS ({union}), "
         "one AS (SELECT cui, curie, split_part(curie, ':', 1) AS prefix, "
         "min(source) AS source, min(source_id) AS source_id, "
-        "string_agg(DISTINCT origin, ',' ORDER BY origin) AS origin "
+        f"concat_ws(',', {origin}) AS origin "
         "FROM raw WHERE curie IS NOT NULL GROUP BY cui, curie), "
-        "counted AS (SELECT one.*, count(*) OVER (PARTITION BY cui, prefix) AS per_cui, "
-        "count(*) OVER (PARTITION BY curie) AS per_curie FROM one) "
-        "SELECT cui, curie, source, source_id, origin, "
-        "CASE WHEN per_curie = 1 THEN (CASE WHEN per_cui = 1 THEN '1:1' ELSE '1:n' END) "
-        "ELSE (CASE WHEN per_cui = 1 THEN 'n:1' ELSE 'n:n' END) END AS cardinality "
-        "FROM counted"
+        "per_cui AS (SELECT cui, prefix, count(*) AS n FROM one GROUP BY cui, prefix), "
+        "per_curie AS (SELECT curie, count(*) AS n FROM one GROUP BY curie) "
+        "SELECT one.cui, one.curie, one.source, one.source_id, one.origin, "
+        "CASE WHEN b.n = 1 THEN (CASE WHEN a.n = 1 THEN '1:1' ELSE '1:n' END) "
+        "ELSE (CASE WHEN a.n = 1 THEN 'n:1' ELSE 'n:n' END) END AS cardinality "
+        "FROM one JOIN per_cui a ON a.cui = one.cui AND a.prefix = one.prefix "
+        "JOIN per_curie b ON b.curie = one.curie"
     )
 
 
@@ -136,91 +141,68 @@ def _term_key(column: str, kind: str) -> str:
 def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
     """Every id the release knows, its status and where its replacement chain ends.
 
-    Only ids whose CUI is not a current concept are walked: the millions of UIDs and CUIs
-    that point at a current concept are answered by one join.
+    A view, not a table: only the CUIs that MERGED or MedGen_CUI_history replace are walked
+    (a few thousand), so the walk costs milliseconds per query and nothing at load time, and a
+    filter on ``id`` reaches the tables' indexes. One row per id and CUI it maps to (a
+    current-mapping row of a history file, or the CUI itself).
     """
     if "concepts" not in present:
         return None
     q = {t: qname(schema, t) for t in present}
     live = q["concepts"]
+    text = dialect.text
     edges = []
     if "merged_concepts" in present:
-        edges.append(f"SELECT cui AS src, to_cui AS dst FROM {q['merged_concepts']}")
+        edges.append(f"SELECT cui, to_cui FROM {q['merged_concepts']}")
     if "cui_history" in present:
-        edges.append(
-            f"SELECT previous_cui, current_cui FROM {q['cui_history']} "
-            "WHERE current_cui IS NOT NULL"
+        edges.append(f"SELECT previous_cui, current_cui FROM {q['cui_history']}")
+    edge_sql = " UNION ".join(edges) or f"SELECT cui, cui FROM {live} WHERE FALSE"
+
+    def parsed(column: str) -> str:
+        return _parsed_date(dialect, column)
+
+    acted = "CAST(NULL AS DATE)"
+    if "cui_history" in present:
+        acted = (
+            f"(SELECT max({parsed('h.date_of_action')}) FROM {q['cui_history']} h "
+            "WHERE h.previous_cui = k.cui)"
         )
-    # starts: (id, id_type, cui) where cui is where the walk begins (NULL: nothing current)
     other_cuis = []
-    starts = []
-    actions = []
-    if "merged_concepts" in present:
-        other_cuis += [
-            f"SELECT cui FROM {q['merged_concepts']}",
-            f"SELECT to_cui FROM {q['merged_concepts']}",
-        ]
-    if "cui_history" in present:
-        other_cuis += [
-            f"SELECT previous_cui FROM {q['cui_history']}",
-            f"SELECT current_cui FROM {q['cui_history']}",
-        ]
-        actions.append(
-            f"SELECT previous_cui AS id, 'cui' AS id_type, date_of_action AS action_date "
-            f"FROM {q['cui_history']}"
-        )
-    text = dialect.text
-    if "uid_cui_history" in present:
-        table = q["uid_cui_history"]
-        other_cuis.append(f"SELECT cui FROM {table}")
-        starts += [
-            f"SELECT DISTINCT CAST(uid AS {text}), 'uid', cui FROM {table} WHERE is_current = 1",
-            f"SELECT CAST(uid AS {text}), 'uid', NULL FROM {table} "
-            "GROUP BY uid HAVING max(is_current) < 1",
-        ]
-        actions.append(f"SELECT CAST(uid AS {text}), 'uid', date FROM {table}")
-    for table_name, column, kind in _TERM_HISTORIES:
-        if table_name not in present:
-            continue
-        table, key = q[table_name], _term_key(column, kind)
-        other_cuis.append(f"SELECT cui FROM {table}")
-        starts += [
-            f"SELECT DISTINCT {key}, '{kind}', cui FROM {table} WHERE is_current = 1",
-            f"SELECT {key}, '{kind}', NULL FROM {table} GROUP BY {column} "
-            "HAVING max(is_current) < 1",
-        ]
-        actions.append(f"SELECT {key}, '{kind}', date FROM {table}")
-    cui_starts = [f"SELECT cui, 'cui', cui FROM {live}"]
+    for table_name, columns in (
+        ("merged_concepts", ("cui", "to_cui")),
+        ("cui_history", ("previous_cui", "current_cui")),
+        ("uid_cui_history", ("cui",)),
+        *((t, ("cui",)) for t, _c, _k in _TERM_HISTORIES),
+    ):
+        if table_name in present:
+            other_cuis += [f"SELECT {c} FROM {q[table_name]}" for c in columns]
+    starts = [f"SELECT k.cui, 'cui', k.cui, {acted} FROM {live} k"]
     if other_cuis:
-        # CUIs only the history knows: those not current concepts (the rest came first).
-        cui_starts.append(
-            f"SELECT cui, 'cui', cui FROM ({' UNION '.join(other_cuis)}) k(cui) "
-            f"WHERE cui IS NOT NULL AND cui <> '' AND NOT EXISTS "
+        # CUIs only the history knows (not current concepts): retired or replaced.
+        starts.append(
+            f"SELECT k.cui, 'cui', k.cui, {acted} FROM ({' UNION '.join(other_cuis)}) k(cui) "
+            f"WHERE k.cui IS NOT NULL AND k.cui <> '' AND NOT EXISTS "
             f"(SELECT 1 FROM {live} c WHERE c.cui = k.cui)"
         )
-    starts = cui_starts + starts
-    edge_sql = " UNION ".join(edges) or f"SELECT cui, cui FROM {live} WHERE FALSE"
-    acted = ""
-    last_join = ""
-    last_col = f"CAST(NULL AS {text})"
-    if actions:
-        acted = (
-            ", acted AS (SELECT id, id_type, action_date FROM (SELECT id, id_type, action_date, "
-            f"row_number() OVER (PARTITION BY id, id_type ORDER BY "
-            f"{_parsed_date(dialect, 'action_date')} DESC NULLS LAST, action_date DESC) AS rn "
-            f"FROM ({' UNION ALL '.join(actions)}) a(id, id_type, action_date)) n WHERE rn = 1)"
-        )
-        last_join = " LEFT JOIN acted a ON a.id = r.id AND a.id_type = r.id_type"
-        last_col = "a.action_date"
+    histories = [("uid_cui_history", "uid", f"CAST(uid AS {text})", "uid")]
+    histories += [(t, c, _term_key(c, k), k) for t, c, k in _TERM_HISTORIES]
+    for table_name, column, key, kind in histories:
+        if table_name not in present:
+            continue
+        table = q[table_name]
+        starts += [
+            f"SELECT {key}, '{kind}', cui, {parsed('date')} FROM {table} WHERE is_current = 1",
+            # An id none of whose rows is current is retired as of its latest row.
+            f"SELECT {key}, '{kind}', CAST(NULL AS {text}), max({parsed('date')}) "
+            f"FROM {table} GROUP BY {column} HAVING max(is_current) < 1",
+        ]
     return (
-        f"WITH RECURSIVE starts(id, id_type, cui) AS ({' UNION ALL '.join(starts)}), "
+        "WITH RECURSIVE "
         # A current concept ends its chain whatever the history says of it.
         f"edges AS (SELECT DISTINCT src, dst FROM ({edge_sql}) e(src, dst) "
         "WHERE dst IS NOT NULL AND dst <> '' AND dst <> src "
         f"AND NOT EXISTS (SELECT 1 FROM {live} c WHERE c.cui = e.src)), "
-        "seeds AS (SELECT DISTINCT s.cui FROM starts s WHERE s.cui IS NOT NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {live} c WHERE c.cui = s.cui)), "
-        "walk(origin, node, depth) AS (SELECT cui, cui, 0 FROM seeds "
+        "walk(origin, node, depth) AS (SELECT DISTINCT src, src, 0 FROM edges "
         "UNION SELECT w.origin, e.dst, w.depth + 1 FROM walk w JOIN edges e ON e.src = w.node "
         f"WHERE w.depth < {MAX_CHAIN}), "
         "ends AS (SELECT w.origin, w.node AS current_cui, min(w.depth) AS chain_length "
@@ -229,24 +211,13 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
         # would otherwise count to MAX_CHAIN.
         "lengths AS (SELECT origin, count(DISTINCT node) - 1 AS chain_length FROM walk "
         "GROUP BY origin), "
-        f"direct AS (SELECT s.id, s.id_type, s.cui AS current_cui FROM starts s JOIN {live} c "
-        "ON c.cui = s.cui), "
-        "resolved AS (SELECT id, id_type, 'current' AS status, current_cui, 0 AS chain_length "
-        "FROM direct UNION ALL SELECT s.id, s.id_type, 'merged', e.current_cui, "
-        "e.chain_length FROM starts s JOIN ends e ON e.origin = s.cui), "
-        # Dead ends: no current CUI, or a walk that reached no current concept. An id with
-        # another, live mapping is not retired (a term may map to several CUIs).
-        "dead AS (SELECT s.id, s.id_type, 0 AS chain_length FROM starts s WHERE s.cui IS NULL "
-        "UNION ALL SELECT s.id, s.id_type, l.chain_length FROM starts s JOIN lengths l "
-        "ON l.origin = s.cui WHERE NOT EXISTS (SELECT 1 FROM ends e WHERE e.origin = s.cui)), "
-        "retired AS (SELECT d.id, d.id_type, 'retired' AS status, "
-        f"CAST(NULL AS {text}) AS current_cui, max(d.chain_length) AS chain_length "
-        "FROM dead d WHERE NOT EXISTS (SELECT 1 FROM resolved r WHERE r.id = d.id "
-        "AND r.id_type = d.id_type) GROUP BY d.id, d.id_type)"
-        f"{acted} "
-        "SELECT r.id, r.id_type, r.status, r.current_cui, r.chain_length, "
-        f"{last_col} AS last_action_date FROM (SELECT * FROM resolved UNION ALL "
-        f"SELECT * FROM retired) r{last_join}"
+        f"starts(id, id_type, cui, last_action_date) AS ({' UNION ALL '.join(starts)}) "
+        "SELECT s.id, s.id_type, CASE WHEN c.cui IS NOT NULL THEN 'current' "
+        "WHEN e.current_cui IS NOT NULL THEN 'merged' ELSE 'retired' END AS status, "
+        "coalesce(c.cui, e.current_cui) AS current_cui, CASE WHEN c.cui IS NOT NULL THEN 0 "
+        "ELSE coalesce(e.chain_length, l.chain_length, 0) END AS chain_length, "
+        f"s.last_action_date FROM starts s LEFT JOIN {live} c ON c.cui = s.cui "
+        "LEFT JOIN ends e ON e.origin = s.cui LEFT JOIN lengths l ON l.origin = s.cui"
     )
 
 
@@ -438,7 +409,7 @@ _DOC = {
         ),
     ),
     "cui_status": (
-        "table",
+        "view",
         ("concepts",),
         (
             "merged_concepts",
@@ -450,8 +421,10 @@ _DOC = {
         ),
         "Every id the release knows (CUIs and CN ids from any table, MedGen UIDs, HPO, MONDO "
         "and ORDO ids from the history files) with its status and the current concept its "
-        "replacement chain (MERGED, then MedGen_CUI_history) ends at. One row per id and "
-        f"current CUI. A chain is followed at most {MAX_CHAIN} steps and never around a cycle.",
+        "replacement chain (MERGED, then MedGen_CUI_history) ends at. A view: only the CUIs "
+        "those two files replace are walked, at query time, at most "
+        f"{MAX_CHAIN} steps and never around a cycle. One row per id and CUI it maps to (an "
+        "id with two current rows in a history file has two).",
         (
             ("id", "The id: a CUI, a UID's digits, or a CURIE (HP:…, MONDO:…, ORPHA:…)"),
             ("id_type", "cui, uid, hpo, mondo or ordo"),
@@ -462,7 +435,11 @@ _DOC = {
             ),
             ("current_cui", "The current concept it resolves to; NULL when retired"),
             ("chain_length", "Replacement steps taken to reach it (0 for a current concept)"),
-            ("last_action_date", "Date of the id's latest history row, as NCBI wrote it"),
+            (
+                "last_action_date",
+                "Date of the id's latest action in the history files (DATE, "
+                "from NCBI's '12 Jun 2019'); NULL when they do not mention it",
+            ),
         ),
     ),
     "disease_phenotypes": (
@@ -538,7 +515,7 @@ _BUILDERS = {
 }
 ORDER = tuple(_DOC)
 """Build order: the tables first (concept_cards reads xrefs)."""
-TABLE_INDEXES = {"xrefs": ("cui", "curie"), "cui_status": ("id", "current_cui")}
+TABLE_INDEXES = {"xrefs": ("cui", "curie")}
 
 
 def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
