@@ -127,27 +127,28 @@ def _strip(expr: str, prefixes: tuple[str, ...]) -> str:
 def curie_sql(source: str, ident: str, *, regex: str) -> str:
     """SQL for the CURIE of id ``ident`` served by source ``source`` (both SQL expressions).
 
-    NULL when the id is empty, a UMLS-made OMIM code, the concept's own id, or from a source
-    without a prefix. ``regex`` formats ``{column}`` and ``{pattern}`` into the dialect's
-    full-match test.
+    NULL when the id is empty, a UMLS-made OMIM code, or from a source without a prefix.
+    ``regex`` formats ``{column}`` and ``{pattern}`` into the dialect's regular-expression
+    test (patterns are anchored). A simple ``CASE upper(source) WHEN …`` evaluates the source
+    once per row: this runs over every MGCONSO atom inside the publishing transaction.
     """
-    src = f"upper({source})"
-    cn = regex.format(column=ident, pattern=_lit("CN[0-9]+"))
-    cui = regex.format(column=ident, pattern=_lit("C[0-9]{7}"))
+    cn = regex.format(column=ident, pattern=_lit("^CN[0-9]+$"))
+    cui = regex.format(column=ident, pattern=_lit("^C[0-9]{7}$"))
     whens = [
-        f"WHEN {ident} IS NULL OR {ident} = '' THEN NULL",
-        f"WHEN upper(left({ident}, 4)) = 'MTHU' THEN NULL",
-        f"WHEN {cn} THEN 'MEDGEN:' || {ident}",
-        f"WHEN {src} IN ('UMLS', 'MTH') AND {cui} THEN 'UMLS:' || {ident}",
+        f"WHEN {_lit(s)} THEN CASE WHEN {cui} THEN 'UMLS:' || {ident} END" for s in ("UMLS", "MTH")
     ]
     for canonical, (sources, strip) in PREFIXES.items():
         local = _strip(ident, strip)
         if canonical in PADDED:
-            digits = regex.format(column=local, pattern=_lit("[0-9]+"))
+            digits = regex.format(column=local, pattern=_lit("^[0-9]+$"))
             width = PADDED[canonical]
             local = f"CASE WHEN {digits} THEN lpad({local}, {width}, '0') ELSE {local} END"
         elif canonical in ("NCIT", "MESH"):
             local = f"upper({local})"
-        names = ", ".join(_lit(s) for s in sources)
-        whens.append(f"WHEN {src} IN ({names}) THEN {_lit(canonical + ':')} || {local}")
-    return "CASE " + " ".join(whens) + " ELSE NULL END"
+        for name in sources:
+            whens.append(f"WHEN {_lit(name)} THEN {_lit(canonical + ':')} || {local}")
+    return (
+        f"CASE WHEN {ident} IS NULL OR {ident} = '' OR upper(left({ident}, 4)) = 'MTHU' "
+        f"THEN NULL WHEN {cn} THEN 'MEDGEN:' || {ident} "
+        f"ELSE CASE upper({source}) {' '.join(whens)} END END"
+    )

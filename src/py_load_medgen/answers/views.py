@@ -88,18 +88,28 @@ def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None
             f"{curie('source', 'source_id')} AS curie FROM {qname(schema, 'source_links')}"
         )
     if "concept_names" in present:
-        for column in ("sdui", "code"):
-            parts.append(
-                f"SELECT cui, sab AS source, {column} AS source_id, "
-                f"'MGCONSO.{column.upper()}' AS origin, {curie('sab', column)} AS curie "
-                f"FROM {qname(schema, 'concept_names')} "
-                f"WHERE {column} <> '' AND {column} <> cui AND suppress NOT IN ('O', 'E')"
-            )
+        # An atom whose CODE equals its SDUI (HPO, ORDO, MONDO) is normalised once.
+        names = qname(schema, "concept_names")
+        keep = "suppress NOT IN ('O', 'E')"
+        parts += [
+            f"SELECT cui, sab, sdui, CASE WHEN code = sdui THEN 'MGCONSO.BOTH' "
+            f"ELSE 'MGCONSO.SDUI' END, {curie('sab', 'sdui')} FROM {names} "
+            f"WHERE sdui <> '' AND sdui <> cui AND {keep}",
+            f"SELECT cui, sab, code, 'MGCONSO.CODE', {curie('sab', 'code')} FROM {names} "
+            f"WHERE code <> '' AND code <> cui AND code <> sdui AND {keep}",
+        ]
     if not parts:
         return None
     union = " UNION ALL ".join(parts)
-    origins = ("MGCONSO.CODE", "MGCONSO.SDUI", "MedGenIDMappings")
-    origin = ", ".join(f"CASE WHEN bool_or(origin = '{o}') THEN '{o}' END" for o in origins)
+    origin = ", ".join(
+        f"CASE WHEN bool_or(origin IN ({', '.join(literal(o) for o in served)})) "
+        f"THEN {literal(name)} END"
+        for name, served in (
+            ("MGCONSO.CODE", ("MGCONSO.CODE", "MGCONSO.BOTH")),
+            ("MGCONSO.SDUI", ("MGCONSO.SDUI", "MGCONSO.BOTH")),
+            ("MedGenIDMappings", ("MedGenIDMappings",)),
+        )
+    )
     # Hash aggregates only (no window, no ordered aggregate): this table is built inside the
     # publishing transaction, so its cost is the load's.
     return (
@@ -531,7 +541,11 @@ def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
             continue
         if kind == "table":
             staged = qname(schema, STAGING_PREFIX + name)
-            statements = [f"DROP TABLE IF EXISTS {staged}", f"CREATE TABLE {staged} AS {select}"]
+            # Unlogged like every table a load publishes: no WAL to write for derived rows.
+            statements = [
+                f"DROP TABLE IF EXISTS {staged}",
+                f"CREATE {dialect.unlogged}TABLE {staged} AS {select}",
+            ]
             if dialect.name == "postgresql":
                 # DuckDB scans by zone maps and cannot rename a table with an index.
                 statements += [
