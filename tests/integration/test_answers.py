@@ -304,3 +304,17 @@ def test_genuine_mgrel_directions(
     assert int(str(modes)) < 50
     named = rows(uri, "SELECT DISTINCT inheritance_name FROM medgen.inheritance")
     assert ("Autosomal recessive inheritance",) in named
+
+
+def test_name_search_with_and_without_trigrams(pg_uri: str, tmp_path: Path) -> None:
+    import psycopg
+
+    assert load_release(write_release(tmp_path / "release"), pg_uri) == 0
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchall()
+    ranked = [c.cui for c in answers.lookup(pg_uri, ["marfan"]).cards]
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION pg_trgm")
+    fallback = [c.cui for c in answers.lookup(pg_uri, ["marfan"]).cards]
+    assert ranked[0] == fallback[0] == "C0000001"
+    assert set(ranked) == set(fallback) == {"C0000001", "CN000010"}

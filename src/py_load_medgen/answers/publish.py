@@ -44,6 +44,8 @@ def publish(loader: Loader, changed: Iterable[str] | None = None) -> float:
         else:
             for statement in answer.statements:
                 _replace(loader, statement, answer.name)
+    if loader.dialect.name == "postgresql":
+        _try_trigrams(loader)
     seconds = time.perf_counter() - started
     log.info("answers published in %.2fs", seconds, extra={"seconds": round(seconds, 3)})
     return seconds
@@ -61,3 +63,16 @@ def _replace(loader: Loader, statement: str, name: str) -> None:
         log.warning("view %s changed shape (%s); recreating it and its dependants", name, exc)
         loader.execute(f"DROP VIEW IF EXISTS {qname(loader.schema, name)} CASCADE")
         loader.execute(statement)
+
+
+def _try_trigrams(loader: Loader) -> None:
+    """pg_trgm ranks ``lookup``'s name search where the role may create it (a trusted
+    extension since PostgreSQL 13: the database owner may); without it the search ranks by
+    length instead. Tried in a savepoint, so a refusal changes nothing else."""
+    if loader.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"):
+        return
+    try:
+        with loader.transaction():
+            loader.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except DatabaseError as exc:
+        log.info("pg_trgm not available (%s); name search ranks without it", exc.message)
