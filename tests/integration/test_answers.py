@@ -7,9 +7,9 @@ checks load NCBI's own MGREL and NAMES rows of the 2022-05-11 build.
 from __future__ import annotations
 
 import csv
-from datetime import date
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
