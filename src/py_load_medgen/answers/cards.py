@@ -122,7 +122,7 @@ def _ids(loader: Loader, have: set[str], query: str) -> list[tuple[str, str, str
             f"SELECT cui FROM {table(loader, 'concepts')} WHERE cui = {p}", (parsed.key,)
         )
         found.update({cui: "current" for (cui,) in rows})
-    if parsed.kind == "curie" and "xrefs" in have:
+    if parsed.kind == "curie" and "xref_pairs" in have:
         status_join = (
             f"LEFT JOIN {table(loader, 'cui_status')} s ON s.id = x.cui AND s.id_type = 'cui'"
             if "cui_status" in have
@@ -132,7 +132,7 @@ def _ids(loader: Loader, have: set[str], query: str) -> list[tuple[str, str, str
         if not status_join:
             select = "x.cui, 'current'"
         rows = loader.query(
-            f"SELECT {select} FROM {table(loader, 'xrefs')} x {status_join} "
+            f"SELECT {select} FROM {table(loader, 'xref_pairs')} x {status_join} "
             f"WHERE x.curie = {p}",
             (parsed.key,),
         )
@@ -228,9 +228,9 @@ def _fill(loader: Loader, have: set[str], cards: Iterable[ConceptCard]) -> None:
         ):
             for card in by_cui[cui]:
                 card.semantic_types.append(sty)
-    if "xrefs" in have:
+    if "xref_pairs" in have:
         for cui, curie in rows(
-            f"SELECT cui, curie FROM {table(loader, 'xrefs')} WHERE cui IN ({marks}) "
+            f"SELECT cui, curie FROM {table(loader, 'xref_pairs')} WHERE cui IN ({marks}) "
             "ORDER BY cui, curie"
         ):
             for card in by_cui[cui]:

@@ -31,6 +31,7 @@ def connected(target: Target, schema: str = "medgen") -> Iterator[Loader]:
 def present(loader: Loader) -> set[str]:
     """The tables and answers this schema holds."""
     names = [s.table for s in FILES] + [
+        "xref_pairs",
         "xrefs",
         "cui_status",
         "disease_phenotypes",

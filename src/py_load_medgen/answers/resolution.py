@@ -84,10 +84,10 @@ def _upload(loader: Loader, ids: Iterable[str]) -> None:
 def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
     status = table(loader, "cui_status")
     via_xrefs = ""
-    if "xrefs" in have:
+    if "xref_pairs" in have:
         via_xrefs = (
             f" UNION ALL SELECT i.ord, s.status, s.current_cui FROM {_IDS} i "
-            f"JOIN {table(loader, 'xrefs')} x ON x.curie = i.key "
+            f"JOIN {table(loader, 'xref_pairs')} x ON x.curie = i.key "
             f"JOIN {status} s ON s.id = x.cui AND s.id_type = 'cui' WHERE i.kind = 'curie'"
         )
     statement = (

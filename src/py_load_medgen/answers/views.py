@@ -75,8 +75,8 @@ def _parsed_date(dialect: Dialect, column: str) -> str:
 # -- xrefs ---------------------------------------------------------------------------------------
 
 
-def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
-    """One row per (cui, CURIE), with the cardinality of the mapping across the release."""
+def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+    """One row per (cui, CURIE) as served, the CURIE normalised once, at load time."""
 
     def curie(source: str, ident_: str) -> str:
         return curie_sql(source, ident_, regex=dialect.regex_match)
@@ -113,18 +113,31 @@ def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None
     # Hash aggregates only (no window, no ordered aggregate): this table is built inside the
     # publishing transaction, so its cost is the load's.
     return (
-        f"WITH raw AS ({union}), "
-        "one AS (SELECT cui, curie, split_part(curie, ':', 1) AS prefix, "
+        f"WITH raw AS ({union}) "
+        "SELECT cui, curie, split_part(curie, ':', 1) AS prefix, "
         "min(source) AS source, min(source_id) AS source_id, "
         f"concat_ws(',', {origin}) AS origin "
-        "FROM raw WHERE curie IS NOT NULL GROUP BY cui, curie), "
-        "per_cui AS (SELECT cui, prefix, count(*) AS n FROM one GROUP BY cui, prefix), "
-        "per_curie AS (SELECT curie, count(*) AS n FROM one GROUP BY curie) "
-        "SELECT one.cui, one.curie, one.source, one.source_id, one.origin, "
-        "CASE WHEN b.n = 1 THEN (CASE WHEN a.n = 1 THEN '1:1' ELSE '1:n' END) "
-        "ELSE (CASE WHEN a.n = 1 THEN 'n:1' ELSE 'n:n' END) END AS cardinality "
-        "FROM one JOIN per_cui a ON a.cui = one.cui AND a.prefix = one.prefix "
-        "JOIN per_curie b ON b.curie = one.curie"
+        "FROM raw WHERE curie IS NOT NULL GROUP BY cui, curie"
+    )
+
+
+def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+    """``xref_pairs`` with the cardinality of each mapping across the release.
+
+    Counted per row through the pairs' indexes rather than by window functions: a filter on
+    ``cui`` or ``curie`` then costs a few index probes, and nothing is computed at load time.
+    """
+    del dialect
+    if "xref_pairs" not in present:
+        return None
+    pairs = qname(schema, "xref_pairs")
+    per_cui = f"(SELECT count(*) FROM {pairs} a WHERE a.cui = p.cui AND a.prefix = p.prefix)"
+    per_curie = f"(SELECT count(*) FROM {pairs} b WHERE b.curie = p.curie)"
+    return (
+        "SELECT p.cui, p.curie, p.source, p.source_id, p.origin, "
+        f"CASE WHEN {per_curie} = 1 THEN (CASE WHEN {per_cui} = 1 THEN '1:1' ELSE '1:n' END) "
+        f"ELSE (CASE WHEN {per_cui} = 1 THEN 'n:1' ELSE 'n:n' END) END AS cardinality "
+        f"FROM {pairs} p"
     )
 
 
@@ -338,9 +351,9 @@ def concept_cards_select(dialect: Dialect, schema: str, present: set[str]) -> st
         else none
     )
     xrefs = (
-        f"(SELECT string_agg(x.curie, ' ' ORDER BY x.curie) FROM {qname(schema, 'xrefs')} x "
-        f"WHERE x.cui = c.cui AND split_part(x.curie, ':', 1) IN {_in(MAIN_PREFIXES)})"
-        if "xrefs" in present
+        f"(SELECT string_agg(x.curie, ' ' ORDER BY x.curie) FROM {qname(schema, 'xref_pairs')} x "
+        f"WHERE x.cui = c.cui AND x.prefix IN {_in(MAIN_PREFIXES)})"
+        if "xref_pairs" in present
         else none
     )
     return (
@@ -389,9 +402,25 @@ def walk_functions(dialect: Dialect, schema: str) -> list[str]:
 # -- the whole set -------------------------------------------------------------------------
 
 _DOC = {
-    "xrefs": (
+    "xref_pairs": (
         "table",
-        ("concepts",),
+        (),
+        ("source_links", "concept_names"),
+        "What `xrefs` reads: its rows without the cardinality, each CURIE normalised once when "
+        "the release is published (indexed on `cui` and `curie`, plus `prefix`, the CURIE's "
+        "prefix). Query `xrefs`.",
+        (
+            ("cui", "MedGen concept id"),
+            ("curie", "Normalised CURIE"),
+            ("prefix", "Its prefix (OMIM, ORPHA, MONDO...)"),
+            ("source", "Source or SAB it was served under"),
+            ("source_id", "The id as served"),
+            ("origin", "MedGenIDMappings, MGCONSO.SDUI, MGCONSO.CODE (comma-separated)"),
+        ),
+    ),
+    "xrefs": (
+        "view",
+        ("xref_pairs",),
         ("source_links", "concept_names"),
         "Cross-references of each concept to other vocabularies, one row per (cui, curie): "
         "from MedGenIDMappings and from the SDUI and CODE of MGCONSO atoms that are not "
@@ -500,7 +529,7 @@ _DOC = {
     "concept_cards": (
         "view",
         ("concepts",),
-        ("concepts", "definitions", "semantic_types", "xrefs"),
+        ("concepts", "definitions", "semantic_types", "xref_pairs"),
         "What a person wants on one screen: the preferred name, definitions with their "
         "source, semantic types and the main xrefs (OMIM, ORPHA, MONDO, HP, MESH) of every "
         "concept whose name is not suppressed.",
@@ -516,6 +545,7 @@ _DOC = {
 }
 
 _BUILDERS = {
+    "xref_pairs": xref_pairs_select,
     "xrefs": xrefs_select,
     "cui_status": cui_status_select,
     "disease_phenotypes": disease_phenotypes_select,
@@ -525,7 +555,7 @@ _BUILDERS = {
 }
 ORDER = tuple(_DOC)
 """Build order: the tables first (concept_cards reads xrefs)."""
-TABLE_INDEXES = {"xrefs": ("cui", "curie")}
+TABLE_INDEXES = {"xref_pairs": ("cui", "curie")}
 
 
 def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
