@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,38 @@ from benchmarks.common import (
 from py_load_medgen.release.files import FILES
 
 
+class _BackendCpu(threading.Thread):
+    """Samples the server CPU time of the load's session (found by its application_name)
+    until it ends; the last sample undercounts by at most one interval."""
+
+    def __init__(self, dsn: str, database: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.database = dsn, database
+        self.seconds: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.done.wait(0.2):
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                    "AND application_name LIKE 'py-load-medgen%%'",
+                    (self.database,),
+                ).fetchall()
+                for (pid,) in rows:
+                    try:
+                        self.seconds[pid] = _proc_cpu(pid)
+                    except OSError:
+                        continue
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(source: Path, uri: str, files: list[str] | None = None) -> tuple[float, float]:
     """Whole-load wall seconds and the seconds its answers took, from its own log."""
     args = [tool(), "load", "--source", str(source), "--db-uri", uri, "--log-format", "json"]
@@ -50,9 +84,7 @@ def _load(source: Path, uri: str, files: list[str] | None = None) -> tuple[float
 
 
 def _backend_cpu(conn: Any) -> float:
-    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _proc_cpu(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
 
 
 def build_cost(dsn: str, scale: float, repeat: int) -> None:
@@ -61,7 +93,17 @@ def build_cost(dsn: str, scale: float, repeat: int) -> None:
 
     source = release(scale)
     with scratch_database(dsn) as uri:
+        sampler = _BackendCpu(dsn, uri.rsplit("/", 1)[1])
+        sampler.start()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load_seconds, answer_seconds = _load(source, uri)
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sampler.done.set()
+        sampler.join()
+        client_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
+            cpu_before.ru_utime + cpu_before.ru_stime
+        )
+        load_cpu = client_cpu + sum(sampler.seconds.values())
         print(
             f"scale {scale:g}: full load {load_seconds:.2f}s, of which answers "
             f"{answer_seconds:.2f}s = {answer_seconds / load_seconds:.1%} (target <= 5 %)"
@@ -84,8 +126,13 @@ def build_cost(dsn: str, scale: float, repeat: int) -> None:
         loader.close()
         wall, cpu = statistics.median(walls), statistics.median(cpus)
         print(
+            f"  the load's CPU: {client_cpu:.1f}s client + "
+            f"{sum(sampler.seconds.values()):.1f}s server = {load_cpu:.1f}s"
+        )
+        print(
             f"  publish again x{repeat}: median {wall:.2f}s wall, {cpu:.2f}s server CPU; "
-            f"{wall / load_seconds:.1%} of the load's wall time"
+            f"{wall / load_seconds:.1%} of the load's wall time, "
+            f"{cpu / load_cpu:.1%} of its CPU (target <= 5 %)"
         )
 
 
