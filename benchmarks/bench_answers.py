@@ -140,10 +140,11 @@ class _RollbackError(Exception):
     pass
 
 
-def speed(dsn: str, scale: float, ids: int) -> None:
-    from py_load_medgen import answers
-    from py_load_medgen.load.registry import open_loader
-
+def speed(dsn: str, scale: float, ids: int, uri: str | None = None) -> None:
+    """Lookup and resolve timings; on ``uri`` when given (a release loaded already)."""
+    if uri is not None:
+        _speed(uri, ids)
+        return
     out = CACHE / f"release-{scale:g}-0-answers"
     marker = out / ".complete"
     tables = [f.table for f in FILES if f.table != "pubmed_links"]
@@ -152,73 +153,80 @@ def speed(dsn: str, scale: float, ids: int) -> None:
 
         generate_release(out, scale=scale, seed=0, files=tables)
         marker.write_text("ok")
-    with scratch_database(dsn) as uri:
-        load_seconds, answer_seconds = _load(out, uri, tables)
+    with scratch_database(dsn) as scratch:
+        load_seconds, answer_seconds = _load(out, scratch, tables)
         print(
             f"scale {scale:g} without PubMed: load {load_seconds:.1f}s "
             f"(answers {answer_seconds:.2f}s)"
         )
-        loader = open_loader(uri, "medgen")
-        loader.connect()
-        rng = random.Random(18)
-        samples: dict[str, list[str]] = {}
-        for kind, statement in {
-            "CUI": "SELECT id FROM medgen.cui_status WHERE id_type = 'cui'",
-            "UID": "SELECT id FROM medgen.cui_status WHERE id_type = 'uid'",
-            "OMIM": "SELECT curie FROM medgen.xrefs WHERE curie LIKE 'OMIM:%'",
-            "ORPHA": "SELECT curie FROM medgen.xrefs WHERE curie LIKE 'ORPHA:%'",
-            "HP": "SELECT id FROM medgen.cui_status WHERE id_type = 'hpo'",
-            "MONDO": "SELECT curie FROM medgen.xrefs WHERE curie LIKE 'MONDO:%'",
-        }.items():
-            pool = [r[0] for r in loader.query(statement + " LIMIT 200000")]
-            samples[kind] = rng.sample(pool, min(50, len(pool)))
-        floor = []
-        for cui in samples["CUI"]:
+        _speed(scratch, ids)
+
+
+def _speed(uri: str, ids: int) -> None:
+    from py_load_medgen import answers
+    from py_load_medgen.load.registry import open_loader
+
+    loader = open_loader(uri, "medgen")
+    loader.connect()
+    rng = random.Random(18)
+    samples: dict[str, list[str]] = {}
+    for kind, statement in {
+        "CUI": "SELECT id FROM medgen.cui_status WHERE id_type = 'cui'",
+        "UID": "SELECT id FROM medgen.cui_status WHERE id_type = 'uid'",
+        "OMIM": "SELECT curie FROM medgen.xref_pairs WHERE curie LIKE 'OMIM:%'",
+        "ORPHA": "SELECT curie FROM medgen.xref_pairs WHERE curie LIKE 'ORPHA:%'",
+        "HP": "SELECT id FROM medgen.cui_status WHERE id_type = 'hpo'",
+        "MONDO": "SELECT curie FROM medgen.xref_pairs WHERE curie LIKE 'MONDO:%'",
+    }.items():
+        pool = [r[0] for r in loader.query(statement + " LIMIT 200000")]
+        samples[kind] = rng.sample(pool, min(50, len(pool)))
+    floor = []
+    for cui in samples["CUI"]:
+        started = time.perf_counter()
+        loader.query("SELECT * FROM medgen.concepts WHERE cui = %s", (cui,))
+        floor.append(time.perf_counter() - started)
+    print(f"  floor, one primary-key SELECT: median {statistics.median(floor) * 1000:.1f} ms")
+    for kind, chosen in samples.items():
+        took = []
+        for ident in chosen:
             started = time.perf_counter()
-            loader.query("SELECT * FROM medgen.concepts WHERE cui = %s", (cui,))
-            floor.append(time.perf_counter() - started)
-        print(f"  floor, one primary-key SELECT: median {statistics.median(floor) * 1000:.1f} ms")
-        for kind, chosen in samples.items():
-            took = []
-            for ident in chosen:
-                started = time.perf_counter()
-                result = answers.lookup(loader, [ident])
-                took.append(time.perf_counter() - started)
-                assert result.cards, ident
-            took.sort()
-            p95, worst = took[int(len(took) * 0.95) - 1] * 1000, took[-1] * 1000
-            print(
-                f"  lookup {kind:5s} x{len(took)}: median {statistics.median(took) * 1000:.1f} ms, "
-                f"p95 {p95:.1f} ms, max {worst:.1f} ms "
-                f"(median / floor {statistics.median(took) / statistics.median(floor):.1f}x; "
-                "target < 100 ms)"
-            )
-        pool = [r[0] for r in loader.query("SELECT id FROM medgen.cui_status LIMIT 3000000")]
-        curies = [r[0] for r in loader.query("SELECT curie FROM medgen.xrefs LIMIT 500000")]
-        wanted = [
-            rng.choice(curies)
-            if r < 0.1
-            else f"C9{rng.randrange(10**6):06d}"
-            if r < 0.12
-            else rng.choice(pool)
-            for r in (rng.random() for _ in range(ids))
-        ]
-        conn: Any = getattr(loader, "conn")  # noqa: B009
-        started = time.perf_counter()
-        conn.execute("CREATE TEMP TABLE floor_ids (ord bigint, input text)")
-        with conn.cursor() as cur, cur.copy("COPY floor_ids FROM STDIN") as copy:
-            for n, ident in enumerate(wanted):
-                copy.write_row((n, ident))
-        floor_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        count = sum(1 for _ in answers.resolve(loader, wanted))
-        seconds = time.perf_counter() - started
-        assert count == len(wanted)
+            result = answers.lookup(loader, [ident])
+            took.append(time.perf_counter() - started)
+            assert result.cards, ident
+        took.sort()
+        p95, worst = took[int(len(took) * 0.95) - 1] * 1000, took[-1] * 1000
         print(
-            f"  resolve {len(wanted):,} ids: {seconds:.1f}s (floor, COPY of the ids alone: "
-            f"{floor_seconds:.1f}s; ratio {seconds / floor_seconds:.1f}x; target < 30 s)"
+            f"  lookup {kind:5s} x{len(took)}: median {statistics.median(took) * 1000:.1f} ms, "
+            f"p95 {p95:.1f} ms, max {worst:.1f} ms "
+            f"(median / floor {statistics.median(took) / statistics.median(floor):.1f}x; "
+            "target < 100 ms)"
         )
-        loader.close()
+    pool = [r[0] for r in loader.query("SELECT id FROM medgen.cui_status LIMIT 3000000")]
+    curies = [r[0] for r in loader.query("SELECT curie FROM medgen.xref_pairs LIMIT 500000")]
+    wanted = [
+        rng.choice(curies)
+        if r < 0.1
+        else f"C9{rng.randrange(10**6):06d}"
+        if r < 0.12
+        else rng.choice(pool)
+        for r in (rng.random() for _ in range(ids))
+    ]
+    conn: Any = getattr(loader, "conn")  # noqa: B009
+    started = time.perf_counter()
+    conn.execute("CREATE TEMP TABLE floor_ids (ord bigint, input text)")
+    with conn.cursor() as cur, cur.copy("COPY floor_ids FROM STDIN") as copy:
+        for n, ident in enumerate(wanted):
+            copy.write_row((n, ident))
+    floor_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    count = sum(1 for _ in answers.resolve(loader, wanted))
+    seconds = time.perf_counter() - started
+    assert count == len(wanted)
+    print(
+        f"  resolve {len(wanted):,} ids: {seconds:.1f}s (floor, COPY of the ids alone: "
+        f"{floor_seconds:.1f}s; ratio {seconds / floor_seconds:.1f}x; target < 30 s)"
+    )
+    loader.close()
 
 
 def main() -> None:
@@ -230,11 +238,12 @@ def main() -> None:
     parser.add_argument("--dsn", default=DEFAULT_DSN)
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--speed-uri", help="time lookups and resolve on this loaded database")
     args = parser.parse_args()
     if not args.skip_cost:
         build_cost(args.dsn, args.scale, args.repeat)
     if not args.skip_speed:
-        speed(args.dsn, args.answer_scale, args.ids)
+        speed(args.dsn, args.answer_scale, args.ids, args.speed_uri)
 
 
 if __name__ == "__main__":

@@ -107,10 +107,21 @@ def _ids(loader: Loader, have: set[str], query: str) -> list[tuple[str, str, str
         return []
     p = loader.placeholder
     found: dict[str, str] = {}
-    if "cui_status" in have:
+    # The id_type (and, for a UID, the number) lets the view's filter reach one history
+    # file's index instead of reading every branch.
+    kind: str | None = None
+    params: tuple[object, ...]
+    if parsed.kind == "uid":
+        where, params = f"id_type = 'uid' AND uid = {p}", (int(parsed.key),)
+    elif parsed.kind == "cui":
+        where, params = f"id_type = 'cui' AND id = {p}", (parsed.key,)
+    else:
+        kind = {"HP": "hpo", "MONDO": "mondo", "ORPHA": "ordo"}.get(parsed.key.split(":")[0])
+        where, params = f"id_type = '{kind}' AND id = {p}", (parsed.key,)
+    if "cui_status" in have and (parsed.kind != "curie" or kind is not None):
         rows = loader.query(
-            f"SELECT status, current_cui FROM {table(loader, 'cui_status')} WHERE id = {p}",
-            (parsed.key,),
+            f"SELECT status, current_cui FROM {table(loader, 'cui_status')} WHERE {where}",
+            params,
         )
         for status, current in rows:
             if current is not None:

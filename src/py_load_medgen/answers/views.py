@@ -199,11 +199,13 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
     ):
         if table_name in present:
             other_cuis += [f"SELECT {c} FROM {q[table_name]}" for c in columns]
-    starts = [f"SELECT k.cui, 'cui', k.cui, {acted} FROM {live} k"]
+    no_uid = f"CAST(NULL AS {dialect.bigint})"
+    starts = [f"SELECT k.cui, 'cui', k.cui, {acted}, {no_uid} FROM {live} k"]
     if other_cuis:
         # CUIs only the history knows (not current concepts): retired or replaced.
         starts.append(
-            f"SELECT k.cui, 'cui', k.cui, {acted} FROM ({' UNION '.join(other_cuis)}) k(cui) "
+            f"SELECT k.cui, 'cui', k.cui, {acted}, {no_uid} "
+            f"FROM ({' UNION '.join(other_cuis)}) k(cui) "
             f"WHERE k.cui IS NOT NULL AND k.cui <> '' AND NOT EXISTS "
             f"(SELECT 1 FROM {live} c WHERE c.cui = k.cui)"
         )
@@ -213,10 +215,12 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
         if table_name not in present:
             continue
         table = q[table_name]
+        uid = "uid" if kind == "uid" else no_uid
         starts += [
-            f"SELECT {key}, '{kind}', cui, {parsed('date')} FROM {table} WHERE is_current = 1",
+            f"SELECT {key}, '{kind}', cui, {parsed('date')}, {uid} FROM {table} "
+            "WHERE is_current = 1",
             # An id none of whose rows is current is retired as of its latest row.
-            f"SELECT {key}, '{kind}', CAST(NULL AS {text}), max({parsed('date')}) "
+            f"SELECT {key}, '{kind}', CAST(NULL AS {text}), max({parsed('date')}), {uid} "
             f"FROM {table} GROUP BY {column} HAVING max(is_current) < 1",
         ]
     return (
@@ -234,12 +238,12 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
         # would otherwise count to MAX_CHAIN.
         "lengths AS (SELECT origin, count(DISTINCT node) - 1 AS chain_length FROM walk "
         "GROUP BY origin), "
-        f"starts(id, id_type, cui, last_action_date) AS ({' UNION ALL '.join(starts)}) "
+        f"starts(id, id_type, cui, last_action_date, uid) AS ({' UNION ALL '.join(starts)}) "
         "SELECT s.id, s.id_type, CASE WHEN c.cui IS NOT NULL THEN 'current' "
         "WHEN e.current_cui IS NOT NULL THEN 'merged' ELSE 'retired' END AS status, "
         "coalesce(c.cui, e.current_cui) AS current_cui, CASE WHEN c.cui IS NOT NULL THEN 0 "
         "ELSE coalesce(e.chain_length, l.chain_length, 0) END AS chain_length, "
-        f"s.last_action_date FROM starts s LEFT JOIN {live} c ON c.cui = s.cui "
+        f"s.last_action_date, s.uid FROM starts s LEFT JOIN {live} c ON c.cui = s.cui "
         "LEFT JOIN ends e ON e.origin = s.cui LEFT JOIN lengths l ON l.origin = s.cui"
     )
 
@@ -478,6 +482,11 @@ _DOC = {
                 "last_action_date",
                 "Date of the id's latest action in the history files (DATE, "
                 "from NCBI's '12 Jun 2019'); NULL when they do not mention it",
+            ),
+            (
+                "uid",
+                "The UID as a number, on UID rows: `WHERE id_type = 'uid' AND uid = 123` "
+                "reaches the history's index, where `id = '123'` reads all of it",
             ),
         ),
     ),
