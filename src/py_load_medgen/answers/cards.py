@@ -134,21 +134,27 @@ def _ids(loader: Loader, have: set[str], query: str) -> list[tuple[str, str, str
         )
         found.update({cui: "current" for (cui,) in rows})
     if parsed.kind == "curie" and "xref_pairs" in have:
-        status_join = (
-            f"LEFT JOIN {table(loader, 'cui_status')} s ON s.id = x.cui AND s.id_type = 'cui'"
-            if "cui_status" in have
-            else ""
-        )
-        select = "coalesce(s.current_cui, x.cui), coalesce(s.status, 'current')"
-        if not status_join:
-            select = "x.cui, 'current'"
-        rows = loader.query(
-            f"SELECT {select} FROM {table(loader, 'xref_pairs')} x {status_join} "
-            f"WHERE x.curie = {p}",
-            (parsed.key,),
-        )
-        for cui, status in rows:
-            found.setdefault(cui, status)
+        # Two steps, not a join: a join into the cui_status view would compute all of it.
+        cuis = [
+            cui
+            for (cui,) in loader.query(
+                f"SELECT DISTINCT cui FROM {table(loader, 'xref_pairs')} WHERE curie = {p}",
+                (parsed.key,),
+            )
+        ]
+        statuses: dict[str, tuple[str, str]] = {}
+        if cuis and "cui_status" in have:
+            marks = ", ".join(p for _ in cuis)
+            for cui, status, current in loader.query(
+                f"SELECT id, status, current_cui FROM {table(loader, 'cui_status')} "
+                f"WHERE id_type = 'cui' AND id IN ({marks})",
+                cuis,
+            ):
+                if current is not None:
+                    statuses[cui] = (current, status)
+        for cui in cuis:
+            current, status = statuses.get(cui, (cui, "current"))
+            found.setdefault(current, status)
     return [(cui, status, parsed.key) for cui, status in sorted(found.items())]
 
 
@@ -241,7 +247,7 @@ def _fill(loader: Loader, have: set[str], cards: Iterable[ConceptCard]) -> None:
                 card.semantic_types.append(sty)
     if "xref_pairs" in have:
         for cui, curie in rows(
-            f"SELECT cui, curie FROM {table(loader, 'xref_pairs')} WHERE cui IN ({marks}) "
+            f"SELECT DISTINCT cui, curie FROM {table(loader, 'xref_pairs')} WHERE cui IN ({marks}) "
             "ORDER BY cui, curie"
         ):
             for card in by_cui[cui]:

@@ -32,6 +32,7 @@ def present(loader: Loader) -> set[str]:
     """The tables and answers this schema holds."""
     names = [s.table for s in FILES] + [
         "xref_pairs",
+        "cui_chains",
         "xrefs",
         "cui_status",
         "disease_phenotypes",

@@ -191,7 +191,7 @@ def export_kgx(
         directory.mkdir(parents=True, exist_ok=True)
         category = _category_sql(loader) if "semantic_types" in have else "NULL"
         xrefs = (
-            f"(SELECT string_agg(x.curie, '|' ORDER BY x.curie) "
+            f"(SELECT string_agg(DISTINCT x.curie, '|' ORDER BY x.curie) "
             f"FROM {table(loader, 'xref_pairs')} x "
             "WHERE x.cui = c.cui)"
             if "xref_pairs" in have

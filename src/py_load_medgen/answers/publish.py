@@ -28,7 +28,7 @@ def publish(loader: Loader, changed: Iterable[str] | None = None) -> float:
     spent, for the run's log.
     """
     started = time.perf_counter()
-    present = loader.tables_present([s.table for s in FILES] + ["xref_pairs"])
+    present = loader.tables_present([s.table for s in FILES] + ["xref_pairs", "cui_chains"])
     changed_set = None if changed is None else set(changed)
     for answer in answers(loader.dialect, loader.schema, present):
         if answer.kind == "table":

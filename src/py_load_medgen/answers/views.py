@@ -100,7 +100,26 @@ def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str |
         ]
     if not parts:
         return None
-    union = " UNION ALL ".join(parts)
+    # No aggregate at all: the rows go in as normalised, and ``xrefs`` groups the few rows a
+    # query asks for. This table is built inside the publishing transaction: its cost is the
+    # load's.
+    return (
+        f"SELECT cui, curie, split_part(curie, ':', 1) AS prefix, source, source_id, origin "
+        f"FROM ({' UNION ALL '.join(parts)}) raw(cui, source, source_id, origin, curie) "
+        "WHERE curie IS NOT NULL"
+    )
+
+
+def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+    """One row per (cui, CURIE) with the cardinality of the mapping across the release.
+
+    Grouped and counted at query time through the pairs' indexes (no window function): a
+    filter on ``cui`` or ``curie`` costs a few index probes, and nothing is built at load.
+    """
+    del dialect
+    if "xref_pairs" not in present:
+        return None
+    pairs = qname(schema, "xref_pairs")
     origin = ", ".join(
         f"CASE WHEN bool_or(origin IN ({', '.join(literal(o) for o in served)})) "
         f"THEN {literal(name)} END"
@@ -110,34 +129,17 @@ def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str |
             ("MedGenIDMappings", ("MedGenIDMappings",)),
         )
     )
-    # Hash aggregates only (no window, no ordered aggregate): this table is built inside the
-    # publishing transaction, so its cost is the load's.
-    return (
-        f"WITH raw AS ({union}) "
-        "SELECT cui, curie, split_part(curie, ':', 1) AS prefix, "
-        "min(source) AS source, min(source_id) AS source_id, "
-        f"concat_ws(',', {origin}) AS origin "
-        "FROM raw WHERE curie IS NOT NULL GROUP BY cui, curie"
+    per_cui = (
+        f"(SELECT count(DISTINCT a.curie) FROM {pairs} a "
+        "WHERE a.cui = p.cui AND a.prefix = p.prefix)"
     )
-
-
-def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
-    """``xref_pairs`` with the cardinality of each mapping across the release.
-
-    Counted per row through the pairs' indexes rather than by window functions: a filter on
-    ``cui`` or ``curie`` then costs a few index probes, and nothing is computed at load time.
-    """
-    del dialect
-    if "xref_pairs" not in present:
-        return None
-    pairs = qname(schema, "xref_pairs")
-    per_cui = f"(SELECT count(*) FROM {pairs} a WHERE a.cui = p.cui AND a.prefix = p.prefix)"
-    per_curie = f"(SELECT count(*) FROM {pairs} b WHERE b.curie = p.curie)"
+    per_curie = f"(SELECT count(DISTINCT b.cui) FROM {pairs} b WHERE b.curie = p.curie)"
     return (
         "SELECT p.cui, p.curie, p.source, p.source_id, p.origin, "
         f"CASE WHEN {per_curie} = 1 THEN (CASE WHEN {per_cui} = 1 THEN '1:1' ELSE '1:n' END) "
         f"ELSE (CASE WHEN {per_cui} = 1 THEN 'n:1' ELSE 'n:n' END) END AS cardinality "
-        f"FROM {pairs} p"
+        "FROM (SELECT cui, curie, prefix, min(source) AS source, min(source_id) AS source_id, "
+        f"concat_ws(',', {origin}) AS origin FROM {pairs} GROUP BY cui, curie, prefix) p"
     )
 
 
@@ -161,6 +163,41 @@ def _term_key(column: str, kind: str) -> str:
     return column
 
 
+def cui_chains_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+    """Where each CUI that MERGED or MedGen_CUI_history replaces ends: a few thousand rows,
+    walked once per load so that ``cui_status`` answers one id with index probes."""
+    del dialect
+    if "concepts" not in present:
+        return None
+    q = {t: qname(schema, t) for t in present}
+    live = q["concepts"]
+    edges = []
+    if "merged_concepts" in present:
+        edges.append(f"SELECT cui, to_cui FROM {q['merged_concepts']}")
+    if "cui_history" in present:
+        edges.append(f"SELECT previous_cui, current_cui FROM {q['cui_history']}")
+    edge_sql = " UNION ".join(edges) or f"SELECT cui, cui FROM {live} WHERE FALSE"
+    return (
+        "WITH RECURSIVE "
+        # A current concept ends its chain whatever the history says of it.
+        f"edges AS (SELECT DISTINCT src, dst FROM ({edge_sql}) e(src, dst) "
+        "WHERE dst IS NOT NULL AND dst <> '' AND dst <> src "
+        f"AND NOT EXISTS (SELECT 1 FROM {live} c WHERE c.cui = e.src)), "
+        "walk(origin, node, depth) AS (SELECT DISTINCT src, src, 0 FROM edges "
+        "UNION SELECT w.origin, e.dst, w.depth + 1 FROM walk w JOIN edges e ON e.src = w.node "
+        f"WHERE w.depth < {MAX_CHAIN}), "
+        "ends AS (SELECT w.origin, w.node AS current_cui, min(w.depth) AS chain_length "
+        f"FROM walk w JOIN {live} c ON c.cui = w.node GROUP BY w.origin, w.node), "
+        # Distinct concepts reached, not the deepest step: a cycle among retired CUIs
+        # would otherwise count to MAX_CHAIN.
+        "lengths AS (SELECT origin, count(DISTINCT node) - 1 AS chain_length FROM walk "
+        "GROUP BY origin) "
+        "SELECT origin, current_cui, chain_length FROM ends UNION ALL "
+        "SELECT l.origin, NULL, l.chain_length FROM lengths l "
+        "WHERE NOT EXISTS (SELECT 1 FROM ends e WHERE e.origin = l.origin)"
+    )
+
+
 def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
     """Every id the release knows, its status and where its replacement chain ends.
 
@@ -169,17 +206,11 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
     filter on ``id`` reaches the tables' indexes. One row per id and CUI it maps to (a
     current-mapping row of a history file, or the CUI itself).
     """
-    if "concepts" not in present:
+    if "concepts" not in present or "cui_chains" not in present:
         return None
     q = {t: qname(schema, t) for t in present}
     live = q["concepts"]
     text = dialect.text
-    edges = []
-    if "merged_concepts" in present:
-        edges.append(f"SELECT cui, to_cui FROM {q['merged_concepts']}")
-    if "cui_history" in present:
-        edges.append(f"SELECT previous_cui, current_cui FROM {q['cui_history']}")
-    edge_sql = " UNION ".join(edges) or f"SELECT cui, cui FROM {live} WHERE FALSE"
 
     def parsed(column: str) -> str:
         return _parsed_date(dialect, column)
@@ -224,27 +255,13 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
             f"FROM {table} GROUP BY {column} HAVING max(is_current) < 1",
         ]
     return (
-        "WITH RECURSIVE "
-        # A current concept ends its chain whatever the history says of it.
-        f"edges AS (SELECT DISTINCT src, dst FROM ({edge_sql}) e(src, dst) "
-        "WHERE dst IS NOT NULL AND dst <> '' AND dst <> src "
-        f"AND NOT EXISTS (SELECT 1 FROM {live} c WHERE c.cui = e.src)), "
-        "walk(origin, node, depth) AS (SELECT DISTINCT src, src, 0 FROM edges "
-        "UNION SELECT w.origin, e.dst, w.depth + 1 FROM walk w JOIN edges e ON e.src = w.node "
-        f"WHERE w.depth < {MAX_CHAIN}), "
-        "ends AS (SELECT w.origin, w.node AS current_cui, min(w.depth) AS chain_length "
-        f"FROM walk w JOIN {live} c ON c.cui = w.node GROUP BY w.origin, w.node), "
-        # Distinct concepts reached, not the deepest step: a cycle among retired CUIs
-        # would otherwise count to MAX_CHAIN.
-        "lengths AS (SELECT origin, count(DISTINCT node) - 1 AS chain_length FROM walk "
-        "GROUP BY origin), "
-        f"starts(id, id_type, cui, last_action_date, uid) AS ({' UNION ALL '.join(starts)}) "
+        f"WITH starts(id, id_type, cui, last_action_date, uid) AS ({' UNION ALL '.join(starts)}) "
         "SELECT s.id, s.id_type, CASE WHEN c.cui IS NOT NULL THEN 'current' "
         "WHEN e.current_cui IS NOT NULL THEN 'merged' ELSE 'retired' END AS status, "
         "coalesce(c.cui, e.current_cui) AS current_cui, CASE WHEN c.cui IS NOT NULL THEN 0 "
-        "ELSE coalesce(e.chain_length, l.chain_length, 0) END AS chain_length, "
+        "ELSE coalesce(e.chain_length, 0) END AS chain_length, "
         f"s.last_action_date, s.uid FROM starts s LEFT JOIN {live} c ON c.cui = s.cui "
-        "LEFT JOIN ends e ON e.origin = s.cui LEFT JOIN lengths l ON l.origin = s.cui"
+        f"LEFT JOIN {qname(schema, 'cui_chains')} e ON e.origin = s.cui"
     )
 
 
@@ -355,7 +372,8 @@ def concept_cards_select(dialect: Dialect, schema: str, present: set[str]) -> st
         else none
     )
     xrefs = (
-        f"(SELECT string_agg(x.curie, ' ' ORDER BY x.curie) FROM {qname(schema, 'xref_pairs')} x "
+        f"(SELECT string_agg(DISTINCT x.curie, ' ' ORDER BY x.curie) "
+        f"FROM {qname(schema, 'xref_pairs')} x "
         f"WHERE x.cui = c.cui AND x.prefix IN {_in(MAIN_PREFIXES)})"
         if "xref_pairs" in present
         else none
@@ -410,16 +428,19 @@ _DOC = {
         "table",
         (),
         ("source_links", "concept_names"),
-        "What `xrefs` reads: its rows without the cardinality, each CURIE normalised once when "
-        "the release is published (indexed on `cui` and `curie`, plus `prefix`, the CURIE's "
-        "prefix). Query `xrefs`.",
+        "What `xrefs` reads: one row per (cui, CURIE, origin), each CURIE normalised once when "
+        "the release is published, indexed on `cui` and `curie`. Query `xrefs`.",
         (
             ("cui", "MedGen concept id"),
             ("curie", "Normalised CURIE"),
             ("prefix", "Its prefix (OMIM, ORPHA, MONDO...)"),
             ("source", "Source or SAB it was served under"),
             ("source_id", "The id as served"),
-            ("origin", "MedGenIDMappings, MGCONSO.SDUI, MGCONSO.CODE (comma-separated)"),
+            (
+                "origin",
+                "MedGenIDMappings, MGCONSO.SDUI, MGCONSO.CODE, or MGCONSO.BOTH (an atom "
+                "whose SDUI and CODE are the same id)",
+            ),
         ),
     ),
     "xrefs": (
@@ -449,6 +470,19 @@ _DOC = {
                 "1:1, 1:n (the concept has several ids of this prefix), n:1 (the id "
                 "belongs to several concepts) or n:n, across the release",
             ),
+        ),
+    ),
+    "cui_chains": (
+        "table",
+        ("concepts",),
+        ("concepts", "merged_concepts", "cui_history"),
+        "What `cui_status` reads: where the chain of each CUI that MERGED or MedGen_CUI_history "
+        f"replaces ends (followed at most {MAX_CHAIN} steps, never around a cycle), walked once "
+        "per load. Query `cui_status`.",
+        (
+            ("origin", "A replaced CUI"),
+            ("current_cui", "The current concept its chain reaches; NULL when none"),
+            ("chain_length", "Steps to reach it (concepts reached, for a dead end)"),
         ),
     ),
     "cui_status": (
@@ -556,6 +590,7 @@ _DOC = {
 _BUILDERS = {
     "xref_pairs": xref_pairs_select,
     "xrefs": xrefs_select,
+    "cui_chains": cui_chains_select,
     "cui_status": cui_status_select,
     "disease_phenotypes": disease_phenotypes_select,
     "inheritance": inheritance_select,
@@ -564,7 +599,7 @@ _BUILDERS = {
 }
 ORDER = tuple(_DOC)
 """Build order: the tables first (concept_cards reads xrefs)."""
-TABLE_INDEXES = {"xref_pairs": ("cui", "curie")}
+TABLE_INDEXES = {"xref_pairs": ("cui", "curie"), "cui_chains": ("origin",)}
 
 
 def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
