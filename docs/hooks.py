@@ -250,9 +250,9 @@ def exit_codes() -> str:
 def data_dictionary() -> str:
     """The dictionary as the site shows it: without the notice for readers of the file."""
     from py_load_medgen.release.dictionary import NOTICE
-    from py_load_medgen.release.schema import data_dictionary_markdown
+    from py_load_medgen.runner import dictionary_markdown
 
-    return data_dictionary_markdown().removeprefix(NOTICE + "\n")
+    return dictionary_markdown().removeprefix(NOTICE + "\n")
 
 
 METADATA_COLUMNS = {

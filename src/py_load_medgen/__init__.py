@@ -11,8 +11,9 @@ Every command of the CLI is one function here (``load``, ``download``, ``status`
 ``history``, ``verify``, ``check_update``, ``diff``, ``changes``, ``generate_release``,
 ``derive_release``, ``ddl``, ``data_dictionary``); each returns a result with ``render()``
 (text) and ``to_json()``.
-Failures raise a ``MedgenError`` subclass that knows its exit code. Everything not named in
-``__all__`` is internal and may change.
+The answers layer (``lookup``, ``resolve``, ``export_sssom``...) is the subpackage
+``py_load_medgen.answers``. Failures raise a ``MedgenError`` subclass that knows its exit
+code. Everything not named in ``__all__`` is internal and may change.
 """
 
 # Two functions share their name with a module: ``load`` (the backends' package) and
@@ -84,7 +85,7 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "vacuum",
     "ddl",
     "data_dictionary",
-    # lookup, resolve and export join here as their commands land (issue #18)
+    # lookup, resolve and the exports: the subpackage py_load_medgen.answers
     # options
     "LoadOptions",
     "Mode",

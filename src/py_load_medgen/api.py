@@ -480,9 +480,7 @@ class DataDictionary:
 
     def render(self) -> str:
         """The dictionary as Markdown (docs/data-dictionary.md)."""
-        from py_load_medgen.release.schema import data_dictionary_markdown
-
-        return data_dictionary_markdown()
+        return runner.dictionary_markdown()
 
 
 def data_dictionary() -> DataDictionary:

@@ -5,11 +5,12 @@ Data (summaries, DDL, JSON) goes to stdout; logs, progress and errors go to stde
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol, TypeVar
@@ -835,6 +836,130 @@ def check_update(
     _print(result, as_json)
     if result.update_available:
         raise click.exceptions.Exit(int(ExitCode.UPDATE_AVAILABLE))
+
+
+# -- answers: lookup, resolve, exports (library: py_load_medgen.answers) ----------------------
+
+
+@cli.command()
+@click.argument("queries", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of concept cards.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Concepts per free-text query.",
+)
+@db_options
+@common_options
+def lookup(
+    queries: tuple[str, ...],
+    as_json: bool,
+    limit: int,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Concept cards for ids of any kind (C..., CN..., UID, OMIM:, ORPHA:, MONDO:, HP:, MESH:)
+    or free text (a ranked name search).
+
+    \b
+    Examples:
+      py-load-medgen lookup C0024796 OMIM:154700 ORPHA:558
+      py-load-medgen lookup "marfan syndrome" --json
+    """
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    result = answers.lookup(
+        db_uri or config.default_db_uri(), list(queries), schema=schema, limit=limit
+    )
+    click.echo(result.dumps() if as_json else result.render())
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per id.")
+@db_options
+@common_options
+def resolve(
+    ids: tuple[str, ...],
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Status (current, merged, retired, unknown) and current CUIs of each id; `-` reads
+    one id per line from stdin. Prints id, status and current CUIs TAB-separated.
+
+    \b
+    Examples:
+      py-load-medgen resolve C0000039 CN000001 ORPHA:558
+      cut -f3 clinvar_conditions.tsv | py-load-medgen resolve - --json
+    """
+    from py_load_medgen import answers
+    from py_load_medgen.answers.resolution import dumps
+
+    _setup(log_level, log_format, db_uri)
+    inputs = itertools.chain.from_iterable(_stdin_ids() if arg == "-" else (arg,) for arg in ids)
+    results = answers.resolve(db_uri or config.default_db_uri(), inputs, schema=schema)
+    if as_json:
+        for chunk in dumps(results):
+            click.echo(chunk)
+    else:
+        for result in results:
+            click.echo(result.render())
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["sssom", "kgx", "disease-phenotype"]))
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option(
+    "--with-pubmed", is_flag=True, help="kgx: add PubMed nodes and citation edges (large)."
+)
+@db_options
+@common_options
+def export(
+    what: str,
+    target: Path,
+    with_pubmed: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Write the answers in a standard format, streamed: `sssom FILE` (the xrefs as SSSOM TSV
+    with its metadata block and curie_map), `kgx DIR` (KGX nodes.tsv and edges.tsv, biolink
+    categories from the semantic types) or `disease-phenotype FILE` (shaped like HPO's
+    phenotype.hpoa, NOT in the qualifier column). Prints the rows written.
+
+    \b
+    Examples:
+      py-load-medgen export sssom medgen.sssom.tsv
+      py-load-medgen export kgx ./kgx --with-pubmed
+      py-load-medgen export disease-phenotype medgen_phenotypes.tsv
+    """
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    uri = db_uri or config.default_db_uri()
+    if what == "sssom":
+        result = answers.export_sssom(uri, target, schema=schema)
+    elif what == "kgx":
+        result = answers.export_kgx(uri, target, schema=schema, with_pubmed=with_pubmed)
+    else:
+        result = answers.export_disease_phenotype(uri, target, schema=schema)
+    click.echo(result.render())
+
+
+def _stdin_ids() -> Iterator[str]:
+    """One id per line, read as it comes: a million ids are never held at once."""
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:

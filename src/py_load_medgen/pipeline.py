@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from py_load_medgen import events, kept, logs, report
+from py_load_medgen.answers.publish import publish as publish_answers
 from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
 from py_load_medgen.compare.report import ChangeCollector
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
@@ -296,6 +297,7 @@ def _full(
     with logs.phase("publish"):
         with loader.transaction():
             loader.apply_changes([f.spec for f in files], strategy=options.strategy)
+            publish_answers(loader)
             loader.record_success(run, loads)
             events.emit("publish_commit", run_id=run.run_id)
         events.emit("published", run_id=run.run_id)
@@ -496,6 +498,7 @@ def _delta(
                 report.store_change_report(
                     loader, run.run_id, collector.finish(loads, new=run.source)
                 )
+                publish_answers(loader, changed=[spec.table for spec, _key, _how in plans])
                 loader.record_success(run, loads)
                 events.emit("publish_commit", run_id=run.run_id)
             events.emit("published", run_id=run.run_id)

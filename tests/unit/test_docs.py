@@ -24,7 +24,7 @@ import yaml
 from py_load_medgen.cli import cli
 from py_load_medgen.errors import ExitCode
 from py_load_medgen.release.files import FILES
-from py_load_medgen.release.schema import data_dictionary_markdown
+from py_load_medgen.runner import dictionary_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -166,7 +166,7 @@ def test_an_unknown_marker_fails_the_build() -> None:
 
 def test_committed_data_dictionary_is_current() -> None:
     committed = (DOCS / "data-dictionary.md").read_text(encoding="utf-8")
-    assert committed == data_dictionary_markdown() + "\n", (
+    assert committed == dictionary_markdown() + "\n", (
         "docs/data-dictionary.md is stale: py-load-medgen schema --dictionary > "
         "docs/data-dictionary.md"
     )
