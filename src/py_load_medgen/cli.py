@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from py_load_medgen import config, logs
 from py_load_medgen.errors import ExitCode, MedgenError
-from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, RunResult
+from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, Mode, RunResult, Strategy
 from py_load_medgen.source.mirror import DownloadSettings
 from py_load_medgen.version import __version__
 
@@ -269,6 +269,34 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("rejects-dir"),
     help="Where quarantined rows are written, one folder per run.",
 )
+@click.option(
+    "--unlogged",
+    is_flag=True,
+    envvar=_env("unlogged"),
+    help="PostgreSQL: build UNLOGGED tables (faster to write; a server crash empties them "
+    "and standbys never receive them). Default: durable, ordinary tables.",
+)
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    envvar=_env("allow-shrink"),
+    help="Publish even if a table would keep less than --shrink-limit of its loaded rows.",
+)
+@click.option(
+    "--shrink-limit",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    envvar=_env("shrink-limit"),
+    help="Fraction of a table's loaded rows a release must keep (a delta: may not delete "
+    "more than the rest) unless --allow-shrink.",
+)
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    envvar=_env("allow-older"),
+    help="Load a release older than the one loaded (a deliberate rollback).",
+)
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -284,6 +312,10 @@ def load(
     max_bad_rows: int,
     strict_schema: bool,
     rejects_dir: str,
+    unlogged: bool,
+    allow_shrink: bool,
+    shrink_limit: float,
+    allow_older: bool,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -303,8 +335,8 @@ def load(
 
     _setup(log_level, log_format, db_uri)
     options = LoadOptions(
-        mode=mode,
-        strategy=strategy,
+        mode=cast(Mode, mode),
+        strategy=cast(Strategy, strategy),
         files=tuple(f.strip() for f in files.split(",") if f.strip()),
         schema=schema,
         raw_records=raw_records,
@@ -312,6 +344,10 @@ def load(
         max_bad_rows=max_bad_rows,
         strict_schema=strict_schema,
         rejects_dir=Path(rejects_dir),
+        unlogged=unlogged,
+        allow_shrink=allow_shrink,
+        shrink_limit=shrink_limit,
+        allow_older=allow_older,
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = runner.load(

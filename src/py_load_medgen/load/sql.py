@@ -80,7 +80,7 @@ def create_table(
     *,
     scratch_columns: Sequence[str] = (),
     raw_records: bool = False,
-    unlogged: bool = True,
+    unlogged: bool = False,
 ) -> str:
     """CREATE TABLE for a spec's table, optionally with columns that absorb extra input."""
     parts = [f"{ident(c.name)} {dialect.column_type(c)}" for c in spec.columns]
@@ -123,6 +123,8 @@ def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
         f"rows_updated {big}, rows_deleted {big}, rows_unchanged {big}, "
         f"unknown_columns {txt}, match_key {txt}, duration_seconds {dbl}, skipped boolean, "
         f"PRIMARY KEY (run_id, table_name))",
+        # Added after the first release of the table: databases loaded before have no column.
+        f"ALTER TABLE {qname(schema, RUNS)} ADD COLUMN IF NOT EXISTS lock_wait_seconds {dbl}",
     ]
 
 
@@ -140,6 +142,7 @@ RUN_COLUMNS = (
     "release_identity",
     "error_message",
     "host",
+    "lock_wait_seconds",
 )
 
 FILE_COLUMNS = (
