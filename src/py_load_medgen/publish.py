@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from py_load_medgen import events
 from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load.base import Loader, LockWaitError, RunRecord
 
@@ -65,6 +66,7 @@ def publish(
                     "end it (pg_stat_activity shows who) and run the load again",
                 ) from None
             log.debug("publish attempt %d: %s; retrying in %.2fs", attempt, exc.message, pause)
+            events.emit("publish_wait", attempt=attempt, seconds=waited)
             time.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not secrecy
             pause = min(pause * 2, MAX_PAUSE)
             continue
