@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from py_load_medgen import events, guards, logs
+from py_load_medgen import publish as publishing
 from py_load_medgen.errors import InputError, MedgenError, NotLoadedError, UsageError
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
-from py_load_medgen.publish import publish
 from py_load_medgen.release.files import FILES, FileSpec, spec_for_file
 from py_load_medgen.source.base import Source, SourceFile, release_time
 from py_load_medgen.version import __version__
@@ -266,25 +266,65 @@ def _full(
     events.emit("staging_ready", run_id=run.run_id)
     loads = stage_all(loader, files, options, run.run_id)
     guards.check_shrink(loads, state, limit=options.shrink_limit, allow=options.allow_shrink)
-    tables = [f.spec.table for f in files]
-    unkeyed = [f.spec.table for f, t in zip(files, loads, strict=True) if _unkeyed(f.spec, t)]
-    replaced, changed = tables, []
-    if options.strategy == "truncate":
-        # Refilled in place, a table needs only the lock its rows' changes take; one created
-        # or stripped of its unique key needs the swap's.
-        present = loader.tables_present(tables)
-        replaced = [t for t in tables if t not in present or t in unkeyed]
-        changed = [t for t in tables if t not in replaced]
-
-    def publish_all() -> None:
-        loader.apply_changes([f.spec for f in files], strategy=options.strategy, unkeyed=unkeyed)
-        loader.record_success(run, loads)
-        events.emit("publish_commit", run_id=run.run_id)
-
     with logs.phase("publish"):
-        publish(loader, run, publish_all, replaced=replaced, changed=changed)
+        _publish_full(loader, run, files, loads, options.strategy)
         events.emit("published", run_id=run.run_id)
     return loads
+
+
+def _publish_full(
+    loader: Loader,
+    run: RunRecord,
+    files: Sequence[SourceFile],
+    loads: list[TableLoad],
+    strategy: str,
+) -> None:
+    """Publish every staged table in one transaction whose locks are all taken first.
+
+    A swap needs each table to itself for a moment; readers that keep locking the tables in
+    different orders can deny it that for good. After SWAP_PATIENCE the tables are refilled
+    in place instead, which takes only the locks row changes take, so no reader is in the way.
+    """
+    tables = [f.spec.table for f in files]
+    unkeyed = [f.spec.table for f, t in zip(files, loads, strict=True) if _unkeyed(f.spec, t)]
+
+    def attempt(how: str, patience: float) -> None:
+        replaced, changed = tables, []
+        if how == "truncate":
+            # Refilled in place, a table needs only the lock its rows' changes take; one
+            # created or stripped of its unique key needs the swap's.
+            present = loader.tables_present(tables)
+            replaced = [t for t in tables if t not in present or t in unkeyed]
+            changed = [t for t in tables if t not in replaced]
+
+        def publish_all() -> None:
+            loader.apply_changes([f.spec for f in files], strategy=how, unkeyed=unkeyed)
+            loader.record_success(run, loads)
+            events.emit("publish_commit", run_id=run.run_id)
+
+        publishing.publish(
+            loader,
+            run,
+            publish_all,
+            replaced=replaced,
+            changed=changed,
+            give_up_after=patience,
+            waited_before=time.monotonic() - started,
+        )
+
+    started = time.monotonic()
+    if strategy != "swap":
+        attempt(strategy, publishing.GIVE_UP_AFTER)
+        return
+    try:
+        attempt("swap", publishing.SWAP_PATIENCE)
+    except publishing.LocksBusyError:
+        log.warning(
+            "readers kept the tables locked for %.0fs: refilling them in place instead of "
+            "swapping",
+            time.monotonic() - started,
+        )
+        attempt("truncate", publishing.GIVE_UP_AFTER)
 
 
 def _unkeyed(spec: FileSpec, load: TableLoad) -> bool:
@@ -555,7 +595,7 @@ def _publish_delta(
         loader.record_success(run, loads)
         events.emit("publish_commit", run_id=run.run_id)
 
-    publish(loader, run, apply_all, replaced=replaced, changed=changed)
+    publishing.publish(loader, run, apply_all, replaced=replaced, changed=changed)
 
 
 def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:

@@ -29,6 +29,14 @@ MAX_PAUSE = 2.0
 GIVE_UP_AFTER = 900.0
 """Seconds of trying before the run fails: readers that never let go for this long are
 holding a transaction open, which no retry can outwait."""
+SWAP_PATIENCE = 20.0
+"""Seconds a full load tries to swap before it refills the tables in place instead (see
+``pipeline._full``): readers that keep locking the tables in different orders can hold off a
+swap forever, never a refill, which changes rows under the locks readers take anyway."""
+
+
+class LocksBusyError(DatabaseError):
+    """Publishing tried for its whole patience without getting its locks."""
 
 
 def publish(
@@ -39,12 +47,14 @@ def publish(
     replaced: Sequence[str],
     changed: Sequence[str] = (),
     give_up_after: float = GIVE_UP_AFTER,
+    waited_before: float = 0.0,
 ) -> T:
     """Run ``body`` in one transaction that first takes the locks on ``replaced`` tables (and
     their staging and views) and ``changed`` tables; retried whole while the locks are busy.
 
-    ``body`` must be safe to run again after a rollback. The seconds spent waiting go to
-    ``run.lock_wait_seconds`` before ``body`` runs, so the run's record carries them.
+    ``body`` must be safe to run again after a rollback. The seconds spent waiting (plus
+    ``waited_before``, an earlier try's) go to ``run.lock_wait_seconds`` before ``body``
+    runs, so the run's record carries them.
     """
     started = time.monotonic()
     pause = FIRST_PAUSE
@@ -54,12 +64,12 @@ def publish(
         try:
             with loader.transaction():
                 loader.lock_for_publish(replaced, changed)
-                run.lock_wait_seconds = round(time.monotonic() - started, 3)
+                run.lock_wait_seconds = round(waited_before + time.monotonic() - started, 3)
                 result = body()
         except LockWaitError as exc:
             waited = time.monotonic() - started
             if waited >= give_up_after:
-                raise DatabaseError(
+                raise LocksBusyError(
                     f"could not take the locks to publish in {waited:.0f}s ({attempt} attempts): "
                     f"{exc.message}",
                     hint="a reader keeps a transaction open on the MedGen tables; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
@@ -116,6 +117,8 @@ class PostgresLoader(Loader):
         self._conn: psycopg.Connection[Any] | None = None
         self._locked = False
         self._lock_key: int | None = None
+        self._contended: str | None = None
+        """The table an attempt to publish last found busy: the next attempt locks it first."""
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -329,42 +332,49 @@ class PostgresLoader(Loader):
 
         Readers lock a view before its tables and tables in their own order; a swap that took
         its locks table by table as it went met them in a cycle, and the server killed one
-        side. Here the views go first, then the tables sorted by name, all in one statement
-        that may wait PUBLISH_LOCK_WAIT in all: on expiry the transaction rolls back (holding
-        nothing) and the caller tries again later. ``replaced`` tables (and their staging and
-        dependent views) are locked exclusively; ``changed`` ones in the mode their rows'
-        changes take anyway, which no reader (nor autovacuum) conflicts with.
+        side. Here the views go first, then the tables, all within PUBLISH_LOCK_WAIT: on
+        expiry the transaction rolls back (holding nothing) and the caller tries again later.
+        The table that was busy goes first next time, so readers that touch the tables in one
+        order (whichever it is) let the swap through within a few attempts. ``replaced``
+        tables (and their staging and dependent views) are locked exclusively; ``changed``
+        ones in the mode their rows' changes take anyway, which no reader (nor autovacuum)
+        conflicts with.
         """
         wait_ms = self._publish_wait_ms()
-        self.execute(f"SET LOCAL lock_timeout = {wait_ms}")
         present = self.tables_present([*replaced, *changed])
-        exclusive = [sql.qname(self.schema, t) for t in sorted(set(replaced)) if t in present]
-        oids = [self._oid(name) for name in exclusive]
+        tables = [sql.qname(self.schema, t) for t in sorted(set(replaced)) if t in present]
+        if self._contended in tables:
+            tables.remove(self._contended)
+            tables.insert(0, self._contended)
+        oids = [self._oid(name) for name in tables]
         views = self.query(_DEPENDENT_VIEWS, (oids,)) if oids else []
-        exclusive = [sql.qname(v[1], v[2]) for v in views] + exclusive
+        exclusive = [sql.qname(v[1], v[2]) for v in views] + tables
         exclusive += [
             sql.qname(self.schema, sql.staging_name(t))
             for t in sorted({*replaced, *changed})
             if self.table_exists(sql.staging_name(t))
         ]
-        shared = [sql.qname(self.schema, t) for t in sorted(set(changed)) if t in present]
-        self.execute(f"SET LOCAL statement_timeout = {wait_ms}")
-        try:
-            with self.conn.transaction():  # a savepoint: the timeout is told apart below
-                if exclusive:
-                    self.conn.execute(
-                        f"LOCK TABLE {', '.join(exclusive)} IN ACCESS EXCLUSIVE MODE".encode()
-                    )
-                if shared:
-                    self.conn.execute(
-                        f"LOCK TABLE {', '.join(shared)} IN ROW EXCLUSIVE MODE".encode()
-                    )
-        except (pgerrors.LockNotAvailable, pgerrors.QueryCanceled, pgerrors.DeadlockDetected):
-            raise LockWaitError(f"readers held the tables for more than {wait_ms} ms") from None
-        except psycopg.Error:
-            with _database_errors():
-                raise
-        self.execute("SET LOCAL statement_timeout TO DEFAULT")
+        plan = [(name, "ACCESS EXCLUSIVE") for name in exclusive]
+        plan += [
+            (sql.qname(self.schema, t), "ROW EXCLUSIVE")
+            for t in sorted(set(changed))
+            if t in present
+        ]
+        deadline = time.monotonic() + wait_ms / 1000
+        for name, mode in plan:
+            left = max(1, int((deadline - time.monotonic()) * 1000))
+            try:
+                self.conn.execute(f"SET LOCAL lock_timeout = {left}".encode())
+                self.conn.execute(f"LOCK TABLE {name} IN {mode} MODE".encode())
+            except (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected):
+                self._contended = name
+                raise LockWaitError(f"{name} was busy for more than {wait_ms} ms") from None
+            except psycopg.Error:
+                with _database_errors():
+                    raise
+        # Later statements of the transaction wait no longer than this either: one that
+        # would (a lock the plan missed) fails the attempt rather than risk a deadlock.
+        self.execute(f"SET LOCAL lock_timeout = {wait_ms}")
 
     def _publish_wait_ms(self) -> int:
         rows = self.query("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'")
