@@ -119,8 +119,12 @@ def older_files(
                 unknown.append(file.name)
             continue
         new, old = utc(pair[0]), pair[1]
-        if new is not None and new < old - TIME_TOLERANCE:
+        if new is None or old is None:
+            continue
+        if new < old - TIME_TOLERANCE:
             older.append((file, new, old))
+        elif new <= old + TIME_TOLERANCE and record.get("sha256") != file.sha256:
+            unknown.append(file.name)  # another file of the same time: no way to order them
     return older, unknown
 
 
