@@ -346,18 +346,21 @@ def stage_all(
     if helper is None:
         return [stage_file(loader, file, options, run_id) for file in files]
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medgen-index")
-    pending: list[Future[TableLoad]] = []
+    pending: dict[str, Future[TableLoad]] = {}
     try:
-        for file in files:
+        # Biggest first: its indexes, the longest to build, are built while the rest copy.
+        for file in sorted(files, key=lambda f: -(f.size or 0)):
             staged = copy_file(loader, file, options, run_id)
             context = contextvars.copy_context()
-            pending.append(pool.submit(context.run, finish_file, helper, staged, options, run_id))
-            for done in pending:
+            pending[file.spec.table] = pool.submit(
+                context.run, finish_file, helper, staged, options, run_id
+            )
+            for done in pending.values():
                 if done.done():
                     done.result()  # an index build that failed fails the run now
-        return [done.result() for done in pending]
+        return [pending[file.spec.table].result() for file in files]
     except BaseException:
-        for waiting in pending:
+        for waiting in pending.values():
             waiting.cancel()
         helper.cancel()
         raise

@@ -217,19 +217,24 @@ class Loader(ABC):
         """
         name = sql.staging_name(spec.table)
         with self.transaction():
-            self.execute(f"DROP TABLE IF EXISTS {sql.qname(self.schema, name)}")
-            self.execute(
-                sql.create_table(
-                    self.dialect,
-                    self.schema,
-                    name,
-                    spec,
-                    scratch_columns=encoded.scratch_columns,
-                    raw_records=encoded.raw_records,
-                    unlogged=self.unlogged,
-                )
-            )
+            for statement in self.staging_ddl(spec, encoded):
+                self.execute(statement)
         return name
+
+    def staging_ddl(self, spec: FileSpec, encoded: EncodedFile) -> list[str]:
+        name = sql.staging_name(spec.table)
+        return [
+            f"DROP TABLE IF EXISTS {sql.qname(self.schema, name)}",
+            sql.create_table(
+                self.dialect,
+                self.schema,
+                name,
+                spec,
+                scratch_columns=encoded.scratch_columns,
+                raw_records=encoded.raw_records,
+                unlogged=self.unlogged,
+            ),
+        ]
 
     @abstractmethod
     def bulk_load(self, spec: FileSpec, encoded: EncodedFile) -> int:

@@ -235,13 +235,26 @@ class PostgresLoader(Loader):
 
     # -- bulk load --------------------------------------------------------------------------
 
+    def create_staging(self, spec: FileSpec, encoded: EncodedFile) -> str:
+        # Created by bulk_load, in the transaction of its COPY: see there.
+        return sql.staging_name(spec.table)
+
     def bulk_load(self, spec: FileSpec, encoded: EncodedFile) -> int:
+        """CREATE and COPY in one transaction, with FREEZE.
+
+        A table created in the COPY's own transaction can take its rows frozen: nothing reads
+        them afterwards only to set hint bits (index builds and ANALYZE would otherwise dirty,
+        and with checksums log, every page a second time), and autovacuum never has to freeze
+        them later. Under wal_level=minimal such a COPY also skips the write-ahead log.
+        """
         table = sql.qname(self.schema, sql.staging_name(spec.table))
         cols = ", ".join(sql.ident(c) for c in encoded.copy_columns)
         delimiter = sql.literal(encoded.layout.delimiter.decode())
-        statement = f"COPY {table} ({cols}) FROM STDIN (FORMAT text, DELIMITER {delimiter})"
+        statement = f"COPY {table} ({cols}) FROM STDIN (FORMAT text, DELIMITER {delimiter}, FREEZE)"
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
+                for ddl in self.staging_ddl(spec, encoded):
+                    self.execute(ddl)
                 with cur.copy(statement.encode()) as copy:
                     for block in prefetch(encoded.blocks()):
                         copy.write(block)
