@@ -24,11 +24,8 @@ def crashable() -> Iterator[tuple[str, dict[str, list[str]]]]:
     cluster = _local_cluster(control)
     if cluster is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    dsn = next(cluster)
-    try:
+    for dsn in cluster:  # the cluster stops and is removed when the generator ends
         yield create_database(dsn, "medgen_crash"), control
-    finally:
-        cluster.close()
 
 
 def _crash_and_restart(control: dict[str, list[str]]) -> None:

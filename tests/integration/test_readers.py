@@ -213,7 +213,12 @@ def test_a_reader_holding_a_table_delays_publishing_without_failing_it(
             staged.set()
 
     unsubscribe = events.subscribe(on_event)
-    release_holder = threading.Thread(target=lambda: (staged.wait(60), holder.rollback()))
+
+    def let_go() -> None:
+        staged.wait(60)
+        holder.rollback()
+
+    release_holder = threading.Thread(target=let_go)
     release_holder.start()
     try:
         code = load_release(new, pg_uri, "--files", FILES, "--mode", mode)
