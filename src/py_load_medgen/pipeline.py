@@ -351,9 +351,11 @@ def stage_all(
         # Biggest first: its indexes, the longest to build, are built while the rest copy.
         for file in sorted(files, key=lambda f: -(f.size or 0)):
             staged = copy_file(loader, file, options, run_id)
+            # Announced here, in the main thread, which signals interrupt and faults stop.
+            events.emit("indexing", table=file.spec.table)
             context = contextvars.copy_context()
             pending[file.spec.table] = pool.submit(
-                context.run, finish_file, helper, staged, options, run_id
+                context.run, finish_file, helper, staged, options, run_id, announce=False
             )
             for done in pending.values():
                 if done.done():
@@ -430,12 +432,14 @@ def finish_file(
     run_id: str,
     *,
     full_indexes: bool = True,
+    announce: bool = True,
 ) -> TableLoad:
     """Index and analyze one staged table (perhaps on a second connection)."""
     file, encoded, started, loaded = staged.file, staged.encoded, staged.started, staged.loaded
     copy_seconds = staged.copy_seconds
     with logs.phase("index"):
-        events.emit("indexing", table=file.spec.table)
+        if announce:
+            events.emit("indexing", table=file.spec.table)
         if full_indexes:
             key = loader.finish_staging(file.spec, encoded)
         else:
