@@ -467,14 +467,28 @@ class Loader(ABC):
                 (error, run.finished_at, run.run_id),
             )
 
+    def run_columns_sql(self) -> str:
+        """The select list of every ``etl_runs`` column, NULL for one a database loaded by an
+        earlier version lacks until its next load adds it."""
+        present = {
+            name
+            for (name,) in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                f"{self.placeholder} AND table_name = {self.placeholder}",
+                (self.schema, sql.RUNS),
+            )
+        }
+        return ", ".join(
+            sql.ident(c) if c in present else f"NULL AS {sql.ident(c)}" for c in sql.RUN_COLUMNS
+        )
+
     def runs(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
         """The newest runs first, as dicts keyed by etl_runs column."""
         if not self.table_exists(sql.RUNS):
             return []
         where = f"WHERE status = {self.placeholder} " if status else ""
         rows = self.query(
-            f"SELECT {', '.join(sql.ident(c) for c in sql.RUN_COLUMNS)} "
-            f"FROM {sql.qname(self.schema, sql.RUNS)} {where}"
+            f"SELECT {self.run_columns_sql()} FROM {sql.qname(self.schema, sql.RUNS)} {where}"
             f"ORDER BY started_at DESC LIMIT {int(limit)}",
             (status,) if status else (),
         )
