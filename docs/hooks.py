@@ -270,6 +270,7 @@ METADATA_COLUMNS = {
         "release_identity": "JSON: name, URL, size, SHA-256, times and ETag of every file.",
         "error_message": "Why a failed run failed (secrets removed).",
         "host": "The machine the run ran on.",
+        "lock_wait_seconds": "How long publishing waited for readers to let go of the tables.",
     },
     "etl_run_files": {
         "run_id": "The run (`etl_runs.run_id`).",

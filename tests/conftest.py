@@ -65,8 +65,12 @@ def _server_binaries() -> Path | None:
     return candidates[0].parent if candidates else None
 
 
-def _local_cluster() -> Iterator[str] | None:
-    """A throwaway cluster on a free port, when PostgreSQL's server binaries are installed."""
+def _local_cluster(control: dict[str, list[str]] | None = None) -> Iterator[str] | None:
+    """A throwaway cluster on a free port, when PostgreSQL's server binaries are installed.
+
+    ``control``, when given, receives the ``stop`` and ``start`` commands of the cluster, for
+    a test that crashes it (``stop`` is ``pg_ctl -m immediate``: a crash, for the data).
+    """
     bindir = _server_binaries()
     if bindir is None:
         return None
@@ -101,20 +105,12 @@ def _local_cluster() -> Iterator[str] | None:
         options = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
         # The server must not inherit our pipes, or waiting for pg_ctl would never end.
         log = str(datadir / "server.log")
-        run(
-            [
-                *prefix,
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(datadir),
-                "-l",
-                log,
-                "-o",
-                options,
-                "-w",
-                "start",
-            ]
-        )
+        pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir)]
+        start = [*pg_ctl, "-l", log, "-o", options, "-w", "start"]
+        if control is not None:
+            control["start"] = start
+            control["stop"] = [*pg_ctl, "-m", "immediate", "-w", "stop"]
+        run(start)
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:

@@ -311,6 +311,34 @@ def _setup(log_level: str, log_format: str, *uris: str | None) -> None:
     help="Keep the loaded files so the next delta compares files instead of whole tables.",
 )
 @kept_dir_option
+@click.option(
+    "--unlogged",
+    is_flag=True,
+    envvar=_env("unlogged"),
+    help="PostgreSQL: build UNLOGGED tables (faster to write; a server crash empties them "
+    "and standbys never receive them). Default: durable, ordinary tables.",
+)
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    envvar=_env("allow-shrink"),
+    help="Publish even if a table would keep less than --shrink-limit of its loaded rows.",
+)
+@click.option(
+    "--shrink-limit",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    envvar=_env("shrink-limit"),
+    help="Fraction of a table's loaded rows a release must keep (a delta: may not delete "
+    "more than the rest) unless --allow-shrink.",
+)
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    envvar=_env("allow-older"),
+    help="Load a release older than the one loaded (a deliberate rollback).",
+)
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -328,6 +356,10 @@ def load(
     rejects_dir: str,
     keep_files: bool,
     kept_dir: str | None,
+    unlogged: bool,
+    allow_shrink: bool,
+    shrink_limit: float,
+    allow_older: bool,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -358,6 +390,10 @@ def load(
         rejects_dir=Path(rejects_dir),
         keep_files=keep_files,
         kept_dir=Path(kept_dir) if kept_dir else None,
+        unlogged=unlogged,
+        allow_shrink=allow_shrink,
+        shrink_limit=shrink_limit,
+        allow_older=allow_older,
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = api.load(

@@ -7,20 +7,23 @@ previous release untouched.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from py_load_medgen import events, kept, logs, report
+from py_load_medgen import events, guards, kept, logs, report
+from py_load_medgen import publish as publishing
 from py_load_medgen.answers.publish import publish as publish_answers
 from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
 from py_load_medgen.compare.report import ChangeCollector
-from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
+from py_load_medgen.errors import InputError, MedgenError, NotLoadedError, UsageError
 from py_load_medgen.load import changes
 from py_load_medgen.load.base import Loader, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
@@ -63,6 +66,32 @@ class LoadOptions:
     """Keep the loaded files for the next delta's file comparison (see kept.py)."""
     kept_dir: Path | None = None
     """Where kept files go; None: ``MEDGEN_KEPT_DIR`` or the user data directory."""
+    unlogged: bool = False
+    """PostgreSQL: build the tables UNLOGGED (faster to write, emptied by a crash, never
+    replicated); by default they are ordinary, durable tables."""
+    allow_shrink: bool = False
+    """Publish even when a table would keep less than ``shrink_limit`` of its loaded rows."""
+    shrink_limit: float = 0.5
+    allow_older: bool = False
+    """Load a release older than the one loaded (a deliberate rollback)."""
+
+    def __post_init__(self) -> None:
+        # The API's front door: a typo like mode="Delta" must not quietly run a full load.
+        _check_choice("mode", self.mode, MODES)
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        if not 0 <= self.shrink_limit <= 1:
+            raise UsageError(
+                f"shrink_limit must be a fraction from 0 to 1, not {self.shrink_limit!r}"
+            )
+        if self.max_bad_rows < 0:
+            raise UsageError(f"max_bad_rows must be 0 or more, not {self.max_bad_rows!r}")
+
+
+def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise UsageError(
+            f"unknown {name} {value!r}; allowed: {', '.join(repr(a) for a in allowed)}"
+        )
 
 
 @dataclass
@@ -202,10 +231,9 @@ def _table_load(file: SourceFile, encoded: EncodedFile, started: float, loaded: 
 
 def run_full(source: Source, loader: Loader, options: LoadOptions) -> RunResult:
     """Stage every selected file, index it, then publish all tables in one transaction."""
-    if options.strategy not in STRATEGIES:
-        raise UsageError(f"unknown --strategy {options.strategy!r}; use swap or truncate")
     specs = select_specs(options.files)
     run = RunRecord(new_run_id(), "full", options.strategy, __version__, source.describe())
+    loader.unlogged = options.unlogged
     return _with_run(loader, run, lambda: _full(source, loader, options, run, specs))
 
 
@@ -291,15 +319,14 @@ def _full(
     source: Source, loader: Loader, options: LoadOptions, run: RunRecord, specs: list[FileSpec]
 ) -> list[TableLoad]:
     files = fetch(source, specs, run)
+    state = loader.loaded_state()
+    guards.check_older(files, state, allow=options.allow_older)
     loader.prepare_staging(specs)
     events.emit("staging_ready", run_id=run.run_id)
-    loads = [stage_file(loader, file, options, run.run_id) for file in files]
+    loads = stage_all(loader, files, options, run.run_id)
+    guards.check_shrink(loads, state, limit=options.shrink_limit, allow=options.allow_shrink)
     with logs.phase("publish"):
-        with loader.transaction():
-            loader.apply_changes([f.spec for f in files], strategy=options.strategy)
-            publish_answers(loader)
-            loader.record_success(run, loads)
-            events.emit("publish_commit", run_id=run.run_id)
+        _publish_full(loader, run, files, loads, options.strategy)
         events.emit("published", run_id=run.run_id)
     keep_loaded(loader, options, files)
     return loads
@@ -319,6 +346,106 @@ def keep_loaded(loader: Loader, options: LoadOptions, files: Sequence[SourceFile
         store.keep_all((f.spec.table, f.sha256, f.path, f.name) for f in files)
 
 
+def _publish_full(
+    loader: Loader,
+    run: RunRecord,
+    files: Sequence[SourceFile],
+    loads: list[TableLoad],
+    strategy: str,
+) -> None:
+    """Publish every staged table in one transaction whose locks are all taken first.
+
+    A swap needs each table to itself for a moment; readers that keep locking the tables in
+    different orders can deny it that for good. After SWAP_PATIENCE the tables are refilled
+    in place instead, which takes only the locks row changes take, so no reader is in the way.
+    """
+    tables = [f.spec.table for f in files]
+    unkeyed = [f.spec.table for f, t in zip(files, loads, strict=True) if _unkeyed(f.spec, t)]
+
+    def attempt(how: str, patience: float) -> None:
+        replaced, changed = tables, []
+        if how == "truncate":
+            # Refilled in place, a table needs only the lock its rows' changes take; one
+            # created or stripped of its unique key needs the swap's.
+            present = loader.tables_present(tables)
+            replaced = [t for t in tables if t not in present or t in unkeyed]
+            changed = [t for t in tables if t not in replaced]
+
+        def publish_all() -> None:
+            loader.apply_changes([f.spec for f in files], strategy=how, unkeyed=unkeyed)
+            publish_answers(loader)
+            loader.record_success(run, loads)
+            events.emit("publish_commit", run_id=run.run_id)
+
+        publishing.publish(
+            loader,
+            run,
+            publish_all,
+            replaced=replaced,
+            changed=changed,
+            give_up_after=patience,
+            waited_before=time.monotonic() - started,
+        )
+
+    started = time.monotonic()
+    if strategy != "swap":
+        attempt(strategy, publishing.GIVE_UP_AFTER)
+        return
+    try:
+        attempt("swap", publishing.SWAP_PATIENCE)
+    except publishing.LocksBusyError:
+        log.warning(
+            "readers kept the tables locked for %.0fs: refilling them in place instead of "
+            "swapping",
+            time.monotonic() - started,
+        )
+        attempt("truncate", publishing.GIVE_UP_AFTER)
+
+
+def _unkeyed(spec: FileSpec, load: TableLoad) -> bool:
+    """Whether this release repeats the table's natural key."""
+    return bool(spec.natural_key) and load.match_key is None
+
+
+def stage_all(
+    loader: Loader, files: Sequence[SourceFile], options: LoadOptions, run_id: str
+) -> list[TableLoad]:
+    """Stage every file; where the backend offers a second connection, each table is indexed
+    and analyzed there while the next file is copied.
+
+    The staging tables are committed, so the second connection sees them; production is not
+    touched until publishing, and on any failure the second connection's work is cancelled
+    and waited for before the caller drops the staging tables.
+    """
+    helper = loader.helper() if len(files) > 1 else None
+    if helper is None:
+        return [stage_file(loader, file, options, run_id) for file in files]
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medgen-index")
+    pending: dict[str, Future[TableLoad]] = {}
+    try:
+        # Biggest first: its indexes, the longest to build, are built while the rest copy.
+        for file in sorted(files, key=lambda f: -(f.size or 0)):
+            staged = copy_file(loader, file, options, run_id)
+            # Announced here, in the main thread, which signals interrupt and faults stop.
+            events.emit("indexing", table=file.spec.table)
+            context = contextvars.copy_context()
+            pending[file.spec.table] = pool.submit(
+                context.run, finish_file, helper, staged, options, run_id, announce=False
+            )
+            for done in pending.values():
+                if done.done():
+                    done.result()  # an index build that failed fails the run now
+        return [pending[file.spec.table].result() for file in files]
+    except BaseException:
+        for waiting in pending.values():
+            waiting.cancel()
+        helper.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        helper.close()
+
+
 def fetch(source: Source, specs: Sequence[FileSpec], run: RunRecord) -> list[SourceFile]:
     """Obtain the files and record what identifies the release in the run."""
     with logs.phase("fetch"):
@@ -330,6 +457,17 @@ def fetch(source: Source, specs: Sequence[FileSpec], run: RunRecord) -> list[Sou
     return files
 
 
+@dataclass
+class Staged:
+    """One file copied into its staging table, not yet indexed."""
+
+    file: SourceFile
+    encoded: EncodedFile
+    started: float
+    loaded: int
+    copy_seconds: float
+
+
 def stage_file(
     loader: Loader,
     file: SourceFile,
@@ -339,6 +477,11 @@ def stage_file(
     full_indexes: bool = True,
 ) -> TableLoad:
     """COPY one file into its staging table, then index and analyze it."""
+    staged = copy_file(loader, file, options, run_id)
+    return finish_file(loader, staged, options, run_id, full_indexes=full_indexes)
+
+
+def copy_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: str) -> Staged:
     started = time.perf_counter()
     events.emit("file_started", table=file.spec.table, file=file.name, size=file.size)
     with logs.phase("stage"):
@@ -346,8 +489,32 @@ def stage_file(
         loader.create_staging(file.spec, encoded)
         loaded = loader.bulk_load(file.spec, encoded)
         copy_seconds = time.perf_counter() - started
+    if loaded <= 0:
+        # The parser refuses such a file already; a backend that drops rows must not
+        # empty a table either.
+        raise InputError(
+            "no row of the file reached the database; refusing to replace the table with an "
+            "empty one",
+            file=file.name,
+        )
+    return Staged(file, encoded, started, loaded, copy_seconds)
+
+
+def finish_file(
+    loader: Loader,
+    staged: Staged,
+    options: LoadOptions,
+    run_id: str,
+    *,
+    full_indexes: bool = True,
+    announce: bool = True,
+) -> TableLoad:
+    """Index and analyze one staged table (perhaps on a second connection)."""
+    file, encoded, started, loaded = staged.file, staged.encoded, staged.started, staged.loaded
+    copy_seconds = staged.copy_seconds
     with logs.phase("index"):
-        events.emit("indexing", table=file.spec.table)
+        if announce:
+            events.emit("indexing", table=file.spec.table)
         if full_indexes:
             key = loader.finish_staging(file.spec, encoded)
         else:
@@ -398,6 +565,7 @@ def run_delta(source: Source, loader: Loader, options: LoadOptions) -> RunResult
             hint="run a full load first: py-load-medgen load --mode full",
         )
     run = RunRecord(new_run_id(), "delta", None, __version__, source.describe())
+    loader.unlogged = options.unlogged
     if options.dry_run:
         logs.RUN_ID.set(run.run_id)
         loader.acquire_lock(run.run_id)
@@ -426,6 +594,7 @@ def _delta(
             hint="run a full load: py-load-medgen load --mode full",
         )
     files = fetch(source, specs, run)
+    guards.check_older(files, state, allow=options.allow_older)
     loader.prepare_delta()
     loader.prepare_staging(specs)
     store = kept_files(loader, options)
@@ -485,22 +654,9 @@ def _delta(
             plans.append((file.spec, load.match_key, "database"))
         if options.dry_run:
             return loads
+        guards.check_shrink(loads, state, limit=options.shrink_limit, allow=options.allow_shrink)
         with logs.phase("apply"):
-            with loader.transaction():
-                for spec, key, how in plans:
-                    events.emit("delta_apply", table=spec.table)
-                    if how == "new":
-                        loader.swap([spec])
-                    elif how == "file":
-                        changes.apply(loader, spec, key)
-                    else:
-                        loader.apply_delta(spec, key)
-                report.store_change_report(
-                    loader, run.run_id, collector.finish(loads, new=run.source)
-                )
-                publish_answers(loader, changed=[spec.table for spec, _key, _how in plans])
-                loader.record_success(run, loads)
-                events.emit("publish_commit", run_id=run.run_id)
+            _publish_delta(loader, run, loads, plans, collector)
             events.emit("published", run_id=run.run_id)
         keep_loaded(loader, options, files)
         return loads
@@ -646,6 +802,36 @@ def _log_counts(load: TableLoad, key: tuple[str, ...] | None, counts: dict[str, 
         ", ".join(key) if key else "whole rows",
         extra={"table": load.table, **counts},
     )
+
+
+def _publish_delta(
+    loader: Loader,
+    run: RunRecord,
+    loads: list[TableLoad],
+    plans: Sequence[tuple[FileSpec, tuple[str, ...] | None, str]],
+    collector: ChangeCollector,
+) -> None:
+    """Apply every table's changes and record the run, in one transaction whose locks are
+    all taken first (see ``publish``): rows change in place, so readers are not in the way;
+    a new table swapped in, or a key made non-unique, needs the table to itself."""
+    replaced = [s.table for s, key, how in plans if how == "new" or (key is None and s.natural_key)]
+    changed = [s.table for s, _key, _how in plans if s.table not in replaced]
+
+    def apply_all() -> None:
+        for spec, key, how in plans:
+            events.emit("delta_apply", table=spec.table)
+            if how == "new":
+                loader.swap([spec])
+            elif how == "file":
+                changes.apply(loader, spec, key)
+            else:
+                loader.apply_delta(spec, key)
+        report.store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
+        publish_answers(loader, changed=[spec.table for spec, _key, _how in plans])
+        loader.record_success(run, loads)
+        events.emit("publish_commit", run_id=run.run_id)
+
+    publishing.publish(loader, run, apply_all, replaced=replaced, changed=changed)
 
 
 def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:

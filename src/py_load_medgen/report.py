@@ -98,7 +98,7 @@ def run_rows(loader: Loader, run_ids: Sequence[str]) -> dict[str, dict[str, Any]
         return {}
     marks = ", ".join(loader.placeholder for _ in run_ids)
     rows = loader.query(
-        f"SELECT {', '.join(sql.ident(c) for c in sql.RUN_COLUMNS)} "
+        f"SELECT {loader.run_columns_sql()} "
         f"FROM {sql.qname(loader.schema, sql.RUNS)} WHERE run_id IN ({marks})",
         tuple(run_ids),
     )

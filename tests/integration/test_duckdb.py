@@ -209,9 +209,9 @@ def test_views_and_user_indexes_survive_a_swap(tmp_path: Path, duckdb_uri: str) 
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]
     assert query(duckdb_uri, "SELECT n FROM reports.size") == [(15,)]
     assert query(duckdb_uri, 'SELECT count(*) FROM "medgen"."old_names"') == [(0,)]
-    assert load(names_release(tmp_path, "r3", 7, "old"), duckdb_uri, "--strategy", "truncate") == 0
-    assert query(duckdb_uri, "SELECT n FROM reports.size") == [(7,)]
-    assert query(duckdb_uri, 'SELECT count(*) FROM "medgen"."old_names"') == [(7,)]
+    assert load(names_release(tmp_path, "r3", 8, "old"), duckdb_uri, "--strategy", "truncate") == 0
+    assert query(duckdb_uri, "SELECT n FROM reports.size") == [(8,)]
+    assert query(duckdb_uri, 'SELECT count(*) FROM "medgen"."old_names"') == [(8,)]
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]
     assert load(names_release(tmp_path, "r4", 9, "new"), duckdb_uri) == 0
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]

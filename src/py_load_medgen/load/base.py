@@ -27,6 +27,12 @@ from py_load_medgen.source.base import SourceFile
 log = logging.getLogger(__name__)
 
 
+class LockWaitError(DatabaseError):
+    """Publishing could not take its locks within its short wait; retried after a pause."""
+
+    retryable = True
+
+
 @dataclass
 class TableLoad:
     """What one run did to one table; becomes a row of ``etl_run_files``."""
@@ -68,6 +74,8 @@ class RunRecord:
     identity: list[dict[str, object]] = field(default_factory=list)
     error: str | None = None
     host: str = field(default_factory=socket.gethostname)
+    lock_wait_seconds: float | None = None
+    """How long publishing waited for readers to let go of the tables."""
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -84,6 +92,7 @@ class RunRecord:
             json.dumps(self.identity, sort_keys=True),
             self.error,
             self.host,
+            self.lock_wait_seconds,
         )
 
 
@@ -125,6 +134,9 @@ class Loader(ABC):
     def __init__(self, uri: str, schema: str) -> None:
         self.uri = uri
         self.schema = schema
+        self.unlogged = False
+        """Stage (and so publish) tables that skip the write-ahead log, where the backend has
+        such tables: faster to write, but emptied by a crash and never replicated."""
 
     def __enter__(self) -> Self:
         """Connect; the connection is closed when the ``with`` block ends, however it ends."""
@@ -167,6 +179,14 @@ class Loader(ABC):
     @abstractmethod
     def table_exists(self, table: str) -> bool: ...
 
+    def helper(self) -> Loader | None:
+        """A second, connected loader of the same schema that can index one staged table
+        while this one copies the next; None where the backend cannot work on two at once."""
+        return None
+
+    def cancel(self) -> None:  # noqa: B027 - nothing to interrupt by default
+        """From another thread: stop the statement running on this connection, if any."""
+
     def tables_present(self, tables: Sequence[str]) -> set[str]:
         """Which of ``tables`` exist; a backend can answer in one query instead of one each."""
         return {table for table in tables if self.table_exists(table)}
@@ -208,21 +228,31 @@ class Loader(ABC):
         return bool(found and found[0][0])
 
     def create_staging(self, spec: FileSpec, encoded: EncodedFile) -> str:
-        """Create the (unlogged) staging table for one file; returns its name."""
+        """Create the staging table for one file; returns its name.
+
+        Durable (logged) unless ``unlogged``; decided here, at creation, because turning a
+        filled table logged later writes it all a second time.
+        """
         name = sql.staging_name(spec.table)
         with self.transaction():
-            self.execute(f"DROP TABLE IF EXISTS {sql.qname(self.schema, name)}")
-            self.execute(
-                sql.create_table(
-                    self.dialect,
-                    self.schema,
-                    name,
-                    spec,
-                    scratch_columns=encoded.scratch_columns,
-                    raw_records=encoded.raw_records,
-                )
-            )
+            for statement in self.staging_ddl(spec, encoded):
+                self.execute(statement)
         return name
+
+    def staging_ddl(self, spec: FileSpec, encoded: EncodedFile) -> list[str]:
+        name = sql.staging_name(spec.table)
+        return [
+            f"DROP TABLE IF EXISTS {sql.qname(self.schema, name)}",
+            sql.create_table(
+                self.dialect,
+                self.schema,
+                name,
+                spec,
+                scratch_columns=encoded.scratch_columns,
+                raw_records=encoded.raw_records,
+                unlogged=self.unlogged,
+            ),
+        ]
 
     @abstractmethod
     def bulk_load(self, spec: FileSpec, encoded: EncodedFile) -> int:
@@ -260,7 +290,7 @@ class Loader(ABC):
                     spec.table,
                     ", ".join(wanted.columns),
                 )
-                index = Index(wanted.table, wanted.columns, unique=False)
+                index = wanted.without_uniqueness()
             with self.transaction():
                 self.execute(
                     sql.create_index(self.schema, table, index, name=self.staged_index(index))
@@ -352,16 +382,27 @@ class Loader(ABC):
                 f"DROP TABLE IF EXISTS {sql.qname(self.schema, sql.staging_name(spec.table))}"
             )
 
-    def apply_changes(self, specs: Sequence[FileSpec], *, strategy: str = "swap") -> None:
+    def apply_changes(
+        self, specs: Sequence[FileSpec], *, strategy: str = "swap", unkeyed: Sequence[str] = ()
+    ) -> None:
         """Inside the caller's transaction: publish the staged tables of a full load.
 
         ``swap`` replaces each production table by its staging table; ``truncate`` refills
-        the production tables in place.
+        the production tables in place. ``unkeyed``: tables whose natural key this release
+        repeats (a refilled table must then lose its unique key).
         """
         if strategy == "swap":
             self.swap(specs)
         else:
-            self.replace_contents(specs)
+            self.replace_contents(specs, unkeyed=unkeyed)
+
+    def lock_for_publish(self, replaced: Sequence[str], changed: Sequence[str] = ()) -> None:  # noqa: B027
+        """First in the publishing transaction: take every lock it needs, or raise
+        LockWaitError without waiting long. A no-op where readers never lock."""
+
+    def demote_key(self, spec: FileSpec) -> None:  # noqa: B027 - no unique keys by default
+        """Inside the publishing transaction: drop the production table's unique natural key
+        (the release about to be applied repeats keys) for a plain index."""
 
     def cleanup(self) -> None:
         """Remove every staging table, whichever run left it."""
@@ -369,7 +410,7 @@ class Loader(ABC):
 
         self.drop_staging(FILES)
 
-    def replace_contents(self, specs: Sequence[FileSpec]) -> None:
+    def replace_contents(self, specs: Sequence[FileSpec], unkeyed: Sequence[str] = ()) -> None:
         """Inside the caller's transaction: empty each production table and refill it."""
         for spec in specs:
             prod = sql.qname(self.schema, spec.table)
@@ -378,6 +419,8 @@ class Loader(ABC):
             if not self.table_exists(spec.table):
                 self.swap([spec])
                 continue
+            if spec.table in unkeyed:
+                self.demote_key(spec)
             self.execute(f"DELETE FROM {prod}")
             self.execute(f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage}")
             self.execute(f"DROP TABLE {stage}")
@@ -462,14 +505,28 @@ class Loader(ABC):
                 (error, run.finished_at, run.run_id),
             )
 
+    def run_columns_sql(self) -> str:
+        """The select list of every ``etl_runs`` column, NULL for one a database loaded by an
+        earlier version lacks until its next load adds it."""
+        present = {
+            name
+            for (name,) in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                f"{self.placeholder} AND table_name = {self.placeholder}",
+                (self.schema, sql.RUNS),
+            )
+        }
+        return ", ".join(
+            sql.ident(c) if c in present else f"NULL AS {sql.ident(c)}" for c in sql.RUN_COLUMNS
+        )
+
     def runs(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
         """The newest runs first, as dicts keyed by etl_runs column."""
         if not self.table_exists(sql.RUNS):
             return []
         where = f"WHERE status = {self.placeholder} " if status else ""
         rows = self.query(
-            f"SELECT {', '.join(sql.ident(c) for c in sql.RUN_COLUMNS)} "
-            f"FROM {sql.qname(self.schema, sql.RUNS)} {where}"
+            f"SELECT {self.run_columns_sql()} FROM {sql.qname(self.schema, sql.RUNS)} {where}"
             f"ORDER BY started_at DESC LIMIT {int(limit)}",
             (status,) if status else (),
         )

@@ -112,7 +112,14 @@ def _metadata_schemas() -> dict[str, pa.Schema]:
     text = pa.string()
     runs = pa.schema(
         [
-            pa.field(c, ts if c.endswith("_at") or c == "release_time" else text)
+            pa.field(
+                c,
+                ts
+                if c.endswith("_at") or c == "release_time"
+                else pa.float64()
+                if c == "lock_wait_seconds"
+                else text,
+            )
             for c in sql.RUN_COLUMNS
         ]
         + [pa.field(VERSIONS_COLUMN, text)]
@@ -579,8 +586,10 @@ class DeltaLakeLoader(DuckDBLoader):
                 what = "VIEW" if kind == "VIEW" else "TABLE"
                 self.execute(f"DROP {what} IF EXISTS {sql.qname(self.schema, name)}")
 
-    def apply_changes(self, specs: Sequence[FileSpec], *, strategy: str = "swap") -> None:
-        del strategy  # both end the same way in a lake: one overwrite commit per table
+    def apply_changes(
+        self, specs: Sequence[FileSpec], *, strategy: str = "swap", unkeyed: Sequence[str] = ()
+    ) -> None:
+        del strategy, unkeyed  # all end the same way in a lake: one overwrite commit per table
         self.swap(specs)
 
     def swap(self, specs: Sequence[FileSpec]) -> None:

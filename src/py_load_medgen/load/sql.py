@@ -82,7 +82,7 @@ def create_table(
     *,
     scratch_columns: Sequence[str] = (),
     raw_records: bool = False,
-    unlogged: bool = True,
+    unlogged: bool = False,
 ) -> str:
     """CREATE TABLE for a spec's table, optionally with columns that absorb extra input."""
     parts = [f"{ident(c.name)} {dialect.column_type(c)}" for c in spec.columns]
@@ -132,6 +132,8 @@ def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
         # schema gains it without touching the tables it has.
         f"CREATE TABLE IF NOT EXISTS {qname(schema, RUN_CHANGES)} ("
         f"run_id {txt} PRIMARY KEY, report {txt} NOT NULL)",
+        # Added after the first release of the table: databases loaded before have no column.
+        f"ALTER TABLE {qname(schema, RUNS)} ADD COLUMN IF NOT EXISTS lock_wait_seconds {dbl}",
     ]
 
 
@@ -149,6 +151,7 @@ RUN_COLUMNS = (
     "release_identity",
     "error_message",
     "host",
+    "lock_wait_seconds",
 )
 
 FILE_COLUMNS = (

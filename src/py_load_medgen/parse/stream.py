@@ -156,14 +156,22 @@ class EncodedFile:
             self.stats.rows_read += nlines
             if encoded:
                 yield encoded
-        if self.stats.rows_read == 0:
+        good = self.stats.rows_read - self.stats.rows_rejected
+        if good <= 0:
             # Publishing this would empty a production table: no release ships an empty file.
+            # Rejected rows do not count, whatever --max-bad-rows tolerates: a truncated file
+            # often ends in one broken line, and a file of another layout rejects every row.
+            what = (
+                "the file has a header but no data rows"
+                if self.stats.rows_read == 0
+                else f"none of the file's {self.stats.rows_read:,} data rows is valid "
+                "(all were rejected)"
+            )
             raise InputError(
-                "the file has a header but no data rows; refusing to replace the table with an "
-                "empty one",
+                f"{what}; refusing to replace the table with an empty one",
                 file=self.name,
                 line=2,
-                hint="the file is probably incomplete; download it again",
+                hint="the file is probably incomplete or of another layout; download it again",
             )
 
     # -- framing ----------------------------------------------------------------------------

@@ -19,6 +19,24 @@ class Index:
             return f"{self.table}_pkey"
         return f"{self.table}_{'_'.join(self.columns)}_idx"
 
+    def without_uniqueness(self) -> Index:
+        """The index a natural key gets when a release proves it is not unique."""
+        return Index(self.table, self.columns, unique=False)
+
+
+def index_names(spec: FileSpec) -> set[str]:
+    """Every name this tool may give an index of ``spec``'s table.
+
+    The non-unique fallback of a natural key included: an index of ours must never be taken
+    for one a user added (and rebuilt a second time under the same name).
+    """
+    names = set()
+    for index in indexes(spec):
+        names.add(index.name)
+        if index.unique:
+            names.add(index.without_uniqueness().name)
+    return names
+
 
 def indexes(spec: FileSpec) -> list[Index]:
     """The natural key (unique when the data allows) and every indexed column."""
