@@ -135,7 +135,8 @@ def common_options() -> list[click.Option]:
 
 def _option_cell(option: click.Option, key: bool = False) -> str:
     """Flags, environment variable (and config key): one per line, never broken inside."""
-    lines = [flags(option)]
+    # One flag a line: a pair like --keep-files/--no-keep-files on one line overflows.
+    lines = flags(option).split(", ")
     if envvar(option):
         lines.append(f"env {_code(envvar(option))}")
     if key and config_key(option):

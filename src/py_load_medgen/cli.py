@@ -928,8 +928,8 @@ def resolve(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Status (current, merged, retired, unknown) and current CUIs of each id; `-` reads
-    one id per line from stdin. Prints id, status and current CUIs TAB-separated.
+    """Status (current, merged, retired, unknown) and current CUIs of each id. The argument
+    `-` reads one id per line from stdin. Prints id, status and current CUIs TAB-separated.
 
     \b
     Examples:

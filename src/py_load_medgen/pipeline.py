@@ -632,10 +632,12 @@ def _delta(
             staged = None
             if change is not None:
                 with change:
-                    collector.collect(change)
                     staged, reason = stage_change_set(
                         loader, file, change, previous or {}, options, run
                     )
+                    if staged is not None:
+                        # After staging: the parser has rejected what is malformed by now.
+                        collector.collect(change)
                 if staged is None:
                     changes.discard(loader, file.spec)
             if staged is not None:
@@ -741,6 +743,12 @@ def stage_change_set(
             {"deleted": change.deleted, "inserted": change.inserted},
             max_bad_rows=options.max_bad_rows,
             rejects=RejectSink(options.rejects_dir / run.run_id),
+        )
+    if (change.new_rows or 0) - rejected <= 0:
+        # The same guard as a whole file's: a file without one good row never empties a table.
+        raise InputError(
+            "no good row in the file; refusing to replace the table with an empty one",
+            file=file.name,
         )
     recorded = previous.get("match_key")
     key = tuple(recorded.split(",")) if recorded else None

@@ -67,7 +67,14 @@ def test_bad_input_fails_cleanly(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'medgen' "
         "ORDER BY table_name",
     )
-    assert tables == [("concepts",), ("etl_run_changes",), ("etl_run_files",), ("etl_runs",)]
+    from py_load_medgen.answers.views import ORDER  # the answers published from `concepts`
+
+    assert [t for (t,) in tables if t not in ORDER] == [
+        "concepts",
+        "etl_run_changes",
+        "etl_run_files",
+        "etl_runs",
+    ]
     assert query(db_uri, 'SELECT status FROM "medgen"."etl_runs" ORDER BY started_at') == [
         ("succeeded",),
         ("failed",),

@@ -121,10 +121,14 @@ def test_shuffled_file_falls_back_early_and_stays_exact(
     r3.mkdir()
     for path in r2.iterdir():
         (r3 / path.name).write_bytes(path.read_bytes())
-    lines = gzip.decompress((r2 / "medgen_pubmed_lnk.txt.gz").read_bytes()).split(b"\n")
+    served = (r2 / "medgen_pubmed_lnk.txt.gz").read_bytes()
+    lines = gzip.decompress(served).split(b"\n")
     body = lines[1:-1]
     random.Random(3).shuffle(body)
-    (r3 / "medgen_pubmed_lnk.txt.gz").write_bytes(gzip.compress(b"\n".join([lines[0], *body, b""])))
+    # The same build time as r2's file (the gzip MTIME): reshuffled, not newer.
+    built = int.from_bytes(served[4:8], "little")
+    shuffled = gzip.compress(b"\n".join([lines[0], *body, b""]), mtime=built)
+    (r3 / "medgen_pubmed_lnk.txt.gz").write_bytes(shuffled)
     monkeypatch.setattr(pipeline, "COMPARE_OPTIONS", CompareOptions(detect_after=100_000))
     kept = ("--files", FILES, "--kept-dir", str(tmp_path / "kept"))
     assert load(r1, db_uri, *kept) == 0

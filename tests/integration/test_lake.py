@@ -273,8 +273,12 @@ def test_vacuum_keeps_what_the_manifest_lists(
     # A run that dies after writing concepts: its version is current but not listed.
     broken = tmp_path / "broken"
     shutil.copytree(r1, broken)
-    (broken / "MGDEF.RRF.gz").write_bytes(b"\x1f\x8bnot gzip")
-    assert load(broken, uri) != 0
+    # A file that fails while it is parsed (after concepts, the first, was written), not one
+    # the source's checks refuse before anything is staged.
+    served = gzip.decompress((r1 / "MGDEF.RRF.gz").read_bytes()).split(b"\n", 1)[0]
+    (broken / "MGDEF.RRF.gz").write_bytes(gzip.compress(served + b"\nC0000001|only two\n"))
+    # (A copy of R1, older than R2: --allow-older lets it get as far as staging.)
+    assert load(broken, uri, "--max-bad-rows", "0", "--allow-older") != 0
     assert DeltaTable(str(root / "medgen" / "concepts")).version() > listed["concepts"]
     assert run_cli("vacuum", "--db-uri", uri, "--retention-days", "0", "--json") == 0
     removed = json.loads(capsys.readouterr().out)

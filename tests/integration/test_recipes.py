@@ -42,7 +42,7 @@ def _plant(text: str) -> str:
 
 def _run_cli_line(line: str, uri: str, monkeypatch: pytest.MonkeyPatch) -> int | None:
     """Exit code of one documented command line, or None when this build lacks the command
-    or one of its options (commands other changes are adding)."""
+    or one of its options."""
     args = shlex.split(_plant(line))[1:]
     command = cli.commands.get(args[0])
     if command is None:
@@ -54,7 +54,18 @@ def _run_cli_line(line: str, uri: str, monkeypatch: pytest.MonkeyPatch) -> int |
         at = args.index("<")
         monkeypatch.setattr("sys.stdin", io.StringIO("C0000001\nC0000020\nnonsense\n"))
         args = args[:at] + args[at + 2 :]
-    return run_cli(*args, "--db-uri", uri)
+    return run_cli(*args, *(("--db-uri", uri) if "--db-uri" in known else ()))
+
+
+def _a_week_later(source: Path, uri: str) -> str:
+    """What recipe 10 reads: last week's release (the one loaded) and this week's, derived
+    from it with churn and loaded as a delta. Returns the delta's run id."""
+    import py_load_medgen
+
+    (source.parent / "last-week").symlink_to(source)
+    py_load_medgen.derive_release(source, source.parent / "this-week", churn=0.02, seed=5)
+    run = py_load_medgen.load(str(source.parent / "this-week"), db_uri=uri, mode="delta").run
+    return run.run_id
 
 
 @pytest.mark.parametrize("release", ["planted", "generated"])
@@ -80,6 +91,8 @@ def test_recipes_run(
         if release == "planted":
             assert rows, f"recipe {title!r} found nothing in the planted release"
         for line in blocks["CLI"].strip().splitlines():
+            if "RUN_ID" in line:
+                line = line.replace("RUN_ID", _a_week_later(source, db_uri))  # noqa: PLW2901
             code = _run_cli_line(line, db_uri, monkeypatch)
             if code is not None:
                 assert code == 0, (title, line, capsys.readouterr().err)

@@ -31,10 +31,10 @@ def status(db: str, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, 
     return text, json.loads(capsys.readouterr().out)
 
 
-def load(source: Path, db: str, files: str) -> None:
+def load(source: Path, db: str, files: str, *extra: str) -> None:
     code = run_cli(
         "load", "--source", str(source), "--files", files, "--db-uri", db, "--quiet",
-        "--rejects-dir", str(source.parent / "rejects"),
+        "--rejects-dir", str(source.parent / "rejects"), *extra,
     )  # fmt: skip
     assert code == 0
 
@@ -71,7 +71,8 @@ def test_a_real_release_over_a_newer_dated_sample_shows_the_real_one(
         write(sample / name, data, sample_time)
         write(real / name, data, real_time)
     load(sample, duckdb_uri, "NAMES.RRF.gz,MGDEF.RRF.gz")
-    load(real, duckdb_uri, "NAMES.RRF.gz,MGDEF.RRF.gz")
+    # Dated before the sample: an older release to the tool, loaded on purpose.
+    load(real, duckdb_uri, "NAMES.RRF.gz,MGDEF.RRF.gz", "--allow-older")
     text, shown = status(duckdb_uri, capsys)
     assert shown["release_time"] == "2026-01-07T16:30:00+00:00"
     assert shown["mixed_releases"] is False

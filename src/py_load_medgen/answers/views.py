@@ -615,10 +615,11 @@ def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
             continue
         if kind == "table":
             staged = qname(schema, STAGING_PREFIX + name)
-            # Unlogged like every table a load publishes: no WAL to write for derived rows.
+            # Logged like every table a load publishes by default: a server crash or a failover
+            # must not empty the answers while the tables they come from survive.
             statements = [
                 f"DROP TABLE IF EXISTS {staged}",
-                f"CREATE {dialect.unlogged}TABLE {staged} AS {select}",
+                f"CREATE TABLE {staged} AS {select}",
             ]
             if dialect.name == "postgresql":
                 # DuckDB scans by zone maps and cannot rename a table with an index.

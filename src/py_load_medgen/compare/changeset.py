@@ -61,11 +61,18 @@ class ChangedRows:
         with self.path.open("rb") as fh:
             fh.readline()
             for raw in fh:
-                fields = raw[:-1].decode("utf-8").split(delimiter)
-                yield tuple(
-                    None if p < 0 else (int(fields[p]) if is_int and fields[p] != "" else fields[p])
-                    for p, is_int in zip(positions, integer, strict=True)
-                )
+                try:
+                    fields = raw[:-1].decode("utf-8").split(delimiter)
+                    yield tuple(
+                        None
+                        if p < 0
+                        else (int(fields[p]) if is_int and fields[p] != "" else fields[p])
+                        for p, is_int in zip(positions, integer, strict=True)
+                    )
+                except (IndexError, ValueError):
+                    # A malformed line is the stage's to reject, with its file, line and
+                    # column; as a value it does not exist.
+                    continue
 
     def lines(self) -> Iterator[bytes]:
         """The raw data lines (without their LF), fields in ``columns`` order."""

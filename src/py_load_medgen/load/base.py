@@ -130,6 +130,9 @@ class Loader(ABC):
     schemes: ClassVar[tuple[str, ...]] = ()
     dialect: ClassVar[sql.Dialect]
     placeholder: ClassVar[str] = "%s"
+    publishes_answers: ClassVar[bool] = True
+    """Whether each load (re)creates the answers layer (views and derived tables) in the
+    schema; a backend whose readers are other engines (a lake) leaves them to those."""
 
     def __init__(self, uri: str, schema: str) -> None:
         self.uri = uri

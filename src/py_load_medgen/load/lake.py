@@ -145,6 +145,9 @@ class DeltaLakeLoader(DuckDBLoader):
     """A lake of Delta tables; DuckDB (private, temporary) stages and compares."""
 
     schemes: ClassVar[tuple[str, ...]] = ("delta",)
+    # The lake's readers are Spark, Trino, Polars: SQL views in the private DuckDB would
+    # reach none of them, and derived tables are not part of the manifest's contract yet.
+    publishes_answers: ClassVar[bool] = False
 
     def __init__(self, uri: str, schema: str) -> None:
         # Not DuckDBLoader.__init__: its URI is ours only in the settings it takes.
