@@ -256,18 +256,7 @@ class _Keys:
 
     def common(self, other: _Keys) -> int:
         """Digests present on both sides (each side's keys are unique in a keyed table)."""
-        xs, ys = self.sorted, other.sorted
-        i = j = n = 0
-        while i < len(xs) and j < len(ys):
-            if xs[i] == ys[j]:
-                n += 1
-                i += 1
-                j += 1
-            elif xs[i] < ys[j]:
-                i += 1
-            else:
-                j += 1
-        return n
+        return sorted_overlap(self.sorted, other.sorted)
 
 
 def _key_reader(spec: FileSpec, rows: ChangedRows) -> Callable[[bytes], int] | None:
@@ -742,3 +731,18 @@ class ChangeCollector:
             category.examples = found.get(category.kind, [])[: self.examples]
         ordered = {t: tables[t] for t in sorted(tables, key=_table_order)}
         return ChangeReport(old, new, ordered, categories)
+
+
+def sorted_overlap(xs: Sequence[int], ys: Sequence[int]) -> int:
+    """The size of the multiset intersection of two sorted sequences, in one merge pass."""
+    i = j = common = 0
+    while i < len(xs) and j < len(ys):
+        if xs[i] == ys[j]:
+            common += 1
+            i += 1
+            j += 1
+        elif xs[i] < ys[j]:
+            i += 1
+        else:
+            j += 1
+    return common

@@ -87,18 +87,9 @@ def _digest(record: bytes) -> int:
 
 def _multiset_overlap(a: array[int], b: array[int]) -> int:
     """Size of the multiset intersection of two digest lists."""
-    xs, ys = sorted(a), sorted(b)
-    i = j = common = 0
-    while i < len(xs) and j < len(ys):
-        if xs[i] == ys[j]:
-            common += 1
-            i += 1
-            j += 1
-        elif xs[i] < ys[j]:
-            i += 1
-        else:
-            j += 1
-    return common
+    from py_load_medgen.compare.report import sorted_overlap
+
+    return sorted_overlap(sorted(a), sorted(b))
 
 
 def _update_column(spec: FileSpec, layout: Layout, key: Sequence[int]) -> int:
