@@ -51,7 +51,8 @@ from py_load_medgen.errors import (
     UsageError,
     VerifyMismatchError,
 )
-from py_load_medgen.load.base import Loader, RunRecord, TableLoad
+from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, TableLoad
 from py_load_medgen.load.registry import open_loader
 from py_load_medgen.pipeline import LoadOptions, Mode, RunResult, Strategy
 from py_load_medgen.report import History, RunSummary, Status, TableStatus
@@ -86,6 +87,8 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "RunResult",
     "RunRecord",
     "TableLoad",
+    "RunRow",
+    "FileRow",
     "DownloadResult",
     "Status",
     "TableStatus",

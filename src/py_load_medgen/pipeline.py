@@ -18,7 +18,8 @@ from typing import Any, Literal, get_args
 
 from py_load_medgen import events, logs
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
-from py_load_medgen.load.base import Loader, RunRecord, TableLoad
+from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
 from py_load_medgen.release.files import FILES, FileSpec, spec_for_file
 from py_load_medgen.source.base import Source, SourceFile, release_time
@@ -280,7 +281,7 @@ def emptied_tables(loader: Loader) -> list[str]:
     return [
         table
         for table, record in state.items()
-        if (record.get("rows_loaded") or 0) > 0 and table in present and empty(table)
+        if (record.rows_loaded or 0) > 0 and table in present and empty(table)
     ]
 
 
@@ -405,7 +406,7 @@ def _delta(
     options: LoadOptions,
     run: RunRecord,
     specs: list[FileSpec],
-    state: dict[str, dict[str, Any]],
+    state: dict[str, FileRow],
 ) -> list[TableLoad]:
     emptied = emptied_tables(loader)
     if emptied:
@@ -424,7 +425,7 @@ def _delta(
         for file in files:
             previous = state.get(file.spec.table)
             exists = file.spec.table in present
-            if exists and previous is not None and previous.get("sha256") == file.sha256:
+            if exists and previous is not None and previous.sha256 == file.sha256:
                 loads.append(_unchanged(file, previous))
                 log.info("%s: identical to the loaded file; skipped", file.name)
                 continue
@@ -440,7 +441,7 @@ def _delta(
                 plans.append((file.spec, load.match_key, True))
             else:
                 key = load.match_key
-                recorded = (previous or {}).get("match_key")
+                recorded = previous.match_key if previous else None
                 if key and recorded != ",".join(key):
                     key = None  # production never proved this key unique: compare whole rows
                 with logs.phase("compare"):
@@ -482,8 +483,8 @@ def _delta(
             loader.cleanup()
 
 
-def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:
-    rows = int(previous.get("rows_loaded") or 0)
+def _unchanged(file: SourceFile, previous: FileRow) -> TableLoad:
+    rows = int(previous.rows_loaded or 0)
     return TableLoad(
         table=file.spec.table,
         file=file,
@@ -492,6 +493,6 @@ def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:
         updated=0,
         deleted=0,
         unchanged=rows,
-        match_key=tuple(previous["match_key"].split(",")) if previous.get("match_key") else None,
+        match_key=previous.key,
         skipped=True,
     )

@@ -7,105 +7,22 @@ written once for all backends.
 
 from __future__ import annotations
 
-import json
 import logging
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
 from py_load_medgen.errors import DatabaseError
-from py_load_medgen.load import sql
+from py_load_medgen.load import metadata, sql
+from py_load_medgen.load.metadata import FileRow, RunRow
+from py_load_medgen.load.metadata import RunRecord as RunRecord  # noqa: PLC0414 - moved there
+from py_load_medgen.load.metadata import TableLoad as TableLoad  # noqa: PLC0414 - moved there
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import FileSpec
 from py_load_medgen.release.schema import Index, indexes
-from py_load_medgen.source.base import SourceFile
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TableLoad:
-    """What one run did to one table; becomes a row of ``etl_run_files``."""
-
-    table: str
-    file: SourceFile | None = None
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    inserted: int | None = None
-    updated: int | None = None
-    deleted: int | None = None
-    unchanged: int | None = None
-    unknown_columns: tuple[str, ...] = ()
-    match_key: tuple[str, ...] | None = None
-    duration: float = 0.0
-    skipped: bool = False
-
-
-@dataclass
-class RunRecord:
-    """One run of the tool; becomes a row of ``etl_runs``."""
-
-    run_id: str
-    mode: str
-    strategy: str | None
-    tool_version: str
-    source: str
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    status: str = "running"
-    finished_at: datetime | None = None
-    release_time: datetime | None = None
-    tables: tuple[str, ...] = ()
-    identity: list[dict[str, object]] = field(default_factory=list)
-    error: str | None = None
-    host: str = field(default_factory=socket.gethostname)
-
-    def row(self) -> tuple[Any, ...]:
-        return (
-            self.run_id,
-            self.mode,
-            self.strategy,
-            self.status,
-            self.started_at,
-            self.finished_at,
-            self.tool_version,
-            self.source,
-            self.release_time,
-            ",".join(self.tables),
-            json.dumps(self.identity, sort_keys=True),
-            self.error,
-            self.host,
-        )
-
-
-def file_row(run_id: str, load: TableLoad) -> tuple[Any, ...]:
-    f = load.file
-    return (
-        run_id,
-        load.table,
-        f.name if f else None,
-        f.url if f else None,
-        f.size if f else None,
-        f.sha256 if f else None,
-        f.modified if f else None,
-        f.etag if f else None,
-        f.gzip_mtime if f else None,
-        load.rows_read,
-        load.rows_loaded,
-        load.rows_rejected,
-        load.inserted,
-        load.updated,
-        load.deleted,
-        load.unchanged,
-        ",".join(load.unknown_columns) or None,
-        ",".join(load.match_key) if load.match_key else None,
-        round(load.duration, 3),
-        load.skipped,
-    )
 
 
 class Loader(ABC):
@@ -372,103 +289,36 @@ class Loader(ABC):
             self.execute(f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {stage}")
             self.execute(f"DROP TABLE {stage}")
 
-    # -- metadata ---------------------------------------------------------------------------
+    # -- metadata (the queries live in metadata.py; these keep the loader's old names) -------
 
     def ensure_metadata(self) -> None:
         self.ensure_schema()
-        with self.transaction():
-            for statement in sql.metadata_ddl(self.dialect, self.schema):
-                self.execute(statement)
+        metadata.ensure(self)
 
     def mark_abandoned_runs(self, by_run: str) -> int:
         """Runs still 'running' while we hold the lock were killed: record them as failed."""
-        rows = self.query(
-            f"SELECT run_id FROM {sql.qname(self.schema, sql.RUNS)} WHERE status = 'running'"
-        )
-        if rows:
-            with self.transaction():
-                self.execute(
-                    f"UPDATE {sql.qname(self.schema, sql.RUNS)} SET status = 'failed', "
-                    f"error_message = {self.placeholder}, finished_at = {self.placeholder} "
-                    "WHERE status = 'running'",
-                    (f"abandoned: the process died (found by run {by_run})", datetime.now(UTC)),
-                )
-            for (run_id,) in rows:
-                log.warning("run %s was killed or crashed; recorded as failed", run_id)
-        return len(rows)
+        return metadata.mark_abandoned_runs(self, by_run)
 
     def record_start(self, run: RunRecord) -> None:
-        with self.transaction():
-            self.execute(
-                sql.insert(self.schema, sql.RUNS, sql.RUN_COLUMNS, self.placeholder), run.row()
-            )
+        metadata.record_start(self, run)
 
     def record_success(self, run: RunRecord, loads: Sequence[TableLoad]) -> None:
         """Inside the caller's transaction (the one that publishes the data)."""
-        run.status = "succeeded"
-        run.finished_at = datetime.now(UTC)
-        self.execute(
-            f"DELETE FROM {sql.qname(self.schema, sql.RUNS)} WHERE run_id = {self.placeholder}",
-            (run.run_id,),
-        )
-        self.execute(
-            sql.insert(self.schema, sql.RUNS, sql.RUN_COLUMNS, self.placeholder), run.row()
-        )
-        for load in loads:
-            self.execute(
-                sql.insert(self.schema, sql.RUN_FILES, sql.FILE_COLUMNS, self.placeholder),
-                file_row(run.run_id, load),
-            )
+        metadata.record_success(self, run, loads)
 
     def record_failure(self, run: RunRecord, error: str) -> None:
-        run.status = "failed"
-        run.error = error
-        run.finished_at = datetime.now(UTC)
-        with self.transaction():
-            self.execute(
-                f"UPDATE {sql.qname(self.schema, sql.RUNS)} SET status = 'failed', "
-                f"error_message = {self.placeholder}, finished_at = {self.placeholder} "
-                f"WHERE run_id = {self.placeholder}",
-                (error, run.finished_at, run.run_id),
-            )
+        metadata.record_failure(self, run, error)
 
-    def runs(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
-        """The newest runs first, as dicts keyed by etl_runs column."""
-        if not self.table_exists(sql.RUNS):
-            return []
-        where = f"WHERE status = {self.placeholder} " if status else ""
-        rows = self.query(
-            f"SELECT {', '.join(sql.ident(c) for c in sql.RUN_COLUMNS)} "
-            f"FROM {sql.qname(self.schema, sql.RUNS)} {where}"
-            f"ORDER BY started_at DESC LIMIT {int(limit)}",
-            (status,) if status else (),
-        )
-        return [dict(zip(sql.RUN_COLUMNS, row, strict=True)) for row in rows]
+    def runs(self, limit: int = 20, status: str | None = None) -> list[RunRow]:
+        """The newest runs first."""
+        return metadata.runs(self, limit, status)
 
-    def run_files(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.query(
-            f"SELECT {', '.join(sql.ident(c) for c in sql.FILE_COLUMNS)} "
-            f"FROM {sql.qname(self.schema, sql.RUN_FILES)} WHERE run_id = {self.placeholder} "
-            "ORDER BY table_name",
-            (run_id,),
-        )
-        return [dict(zip(sql.FILE_COLUMNS, row, strict=True)) for row in rows]
+    def run_files(self, run_id: str) -> list[FileRow]:
+        return metadata.run_files(self, run_id)
 
-    def loaded_state(self) -> dict[str, dict[str, Any]]:
+    def loaded_state(self) -> dict[str, FileRow]:
         """Per table, the file record of the newest successful run that loaded it."""
-        if not self.table_exists(sql.RUNS):
-            return {}
-        cols = ", ".join(f"f.{sql.ident(c)}" for c in sql.FILE_COLUMNS)
-        rows = self.query(
-            f"SELECT {cols} FROM {sql.qname(self.schema, sql.RUN_FILES)} f "
-            f"JOIN {sql.qname(self.schema, sql.RUNS)} r ON r.run_id = f.run_id "
-            "WHERE r.status = 'succeeded' ORDER BY r.started_at"
-        )
-        state: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            record = dict(zip(sql.FILE_COLUMNS, row, strict=True))
-            state[record["table_name"]] = record
-        return state
+        return metadata.loaded_state(self)
 
     def count_rows(self, table: str) -> int:
         return int(self.query(f"SELECT count(*) FROM {sql.qname(self.schema, table)}")[0][0])
