@@ -217,44 +217,6 @@ def test_views_and_user_indexes_survive_a_swap(tmp_path: Path, duckdb_uri: str) 
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]
 
 
-def test_swap_is_invisible_to_concurrent_readers(tmp_path: Path, duckdb_uri: str) -> None:
-    old = names_release(tmp_path, "old", 20_000, "old")
-    new = names_release(tmp_path, "new", 30_000, "new")
-    assert load(old, duckdb_uri) == 0
-    stop = threading.Event()
-    seen: list[tuple[int, int]] = []
-    errors: list[BaseException] = []
-
-    def reader() -> None:
-        # A reader in the same process shares the database instance with the load.
-        try:
-            loader = connected(duckdb_uri)
-            try:
-                while not stop.is_set():
-                    total, new_rows = loader.query(
-                        "SELECT count(*), count(*) FILTER (WHERE preferred_name LIKE 'new%') "
-                        'FROM "medgen"."concepts"'
-                    )[0]
-                    seen.append((total, new_rows))
-            finally:
-                loader.close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        for _ in range(2):
-            assert load(new, duckdb_uri) == 0
-            assert load(old, duckdb_uri) == 0
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors
-    assert len(seen) > 10
-    assert set(seen) <= {(20_000, 0), (30_000, 30_000)}
-
-
 # -- the lock file ------------------------------------------------------------------------------
 
 
