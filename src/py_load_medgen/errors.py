@@ -123,7 +123,3 @@ class NotLoadedError(MedgenError):
 
 class VerifyMismatchError(MedgenError):
     exit_code = ExitCode.VERIFY_MISMATCH
-
-
-class InterruptedRunError(MedgenError):
-    exit_code = ExitCode.INTERRUPTED

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Self
 
-from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load import metadata, sql
 from py_load_medgen.load.metadata import FileRow, RunRow
 from py_load_medgen.load.metadata import RunRecord as RunRecord  # noqa: PLC0414 - moved there
@@ -28,7 +27,6 @@ log = logging.getLogger(__name__)
 class Loader(ABC):
     """One database and schema that mirrors MedGen."""
 
-    schemes: ClassVar[tuple[str, ...]] = ()
     dialect: ClassVar[sql.Dialect]
     placeholder: ClassVar[str] = "%s"
 
@@ -322,9 +320,3 @@ class Loader(ABC):
 
     def count_rows(self, table: str) -> int:
         return int(self.query(f"SELECT count(*) FROM {sql.qname(self.schema, table)}")[0][0])
-
-    def iter_tables(self, specs: Sequence[FileSpec]) -> Iterator[FileSpec]:
-        return (s for s in specs if self.table_exists(s.table))
-
-    def require_connected(self) -> None:  # pragma: no cover - programming error guard
-        raise DatabaseError("loader used before connect()")

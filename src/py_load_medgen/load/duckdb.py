@@ -91,7 +91,6 @@ def parse_uri(uri: str) -> tuple[str, dict[str, str]]:
 
 
 class DuckDBLoader(Loader):
-    schemes: ClassVar[tuple[str, ...]] = ("duckdb",)
     dialect = sql.DUCKDB
     placeholder: ClassVar[str] = "?"
 

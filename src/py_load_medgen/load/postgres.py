@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -83,7 +83,6 @@ def lock_key(schema: str) -> int:
 
 
 class PostgresLoader(Loader):
-    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     dialect = sql.POSTGRES
 
     def __init__(self, uri: str, schema: str) -> None:
