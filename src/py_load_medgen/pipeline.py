@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 
 from py_load_medgen import events, logs
 from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
+from py_load_medgen.load import changes, metadata, publish
 from py_load_medgen.load.base import Loader
 from py_load_medgen.load.metadata import FileRow, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
@@ -219,15 +220,16 @@ def _with_run(loader: Loader, run: RunRecord, body: Callable[[], list[TableLoad]
     logs.RUN_ID.set(run.run_id)
     loader.acquire_lock(run.run_id)
     try:
-        loader.ensure_metadata()
-        loader.mark_abandoned_runs(run.run_id)
+        publish.ensure_schema(loader)
+        metadata.ensure(loader)
+        metadata.mark_abandoned_runs(loader, run.run_id)
         for table in emptied_tables(loader):
             log.warning(
                 "table %s is empty although run metadata says it was loaded: PostgreSQL resets "
                 "unlogged tables after a server crash; a full load restores it",
                 table,
             )
-        loader.record_start(run)
+        metadata.record_start(loader, run)
         try:
             loads = body()
         except BaseException as exc:
@@ -276,7 +278,7 @@ def emptied_tables(loader: Loader) -> list[str]:
         # LIMIT 1 rather than count(*): the answer must not cost a scan of 48 M rows.
         return not loader.query(f"SELECT 1 FROM {qname(loader.schema, table)} LIMIT 1")
 
-    state = loader.loaded_state()
+    state = metadata.loaded_state(loader)
     present = loader.tables_present(list(state))
     return [
         table
@@ -287,8 +289,8 @@ def emptied_tables(loader: Loader) -> list[str]:
 
 def _record_failure(loader: Loader, run: RunRecord, message: str) -> None:
     try:
-        loader.cleanup()
-        loader.record_failure(run, message)
+        publish.drop_staging(loader)
+        metadata.record_failure(loader, run, message)
     except Exception:  # the original error matters more than a failure to record it
         log.exception("could not record the failure of run %s", run.run_id)
 
@@ -297,13 +299,13 @@ def _full(
     source: Source, loader: Loader, options: LoadOptions, run: RunRecord, specs: list[FileSpec]
 ) -> list[TableLoad]:
     files = fetch(source, specs, run)
-    loader.prepare_staging(specs)
+    publish.prepare_staging(loader)
     events.emit("staging_ready", run_id=run.run_id)
     loads = [stage_file(loader, file, options, run.run_id) for file in files]
     with logs.phase("publish"):
         with loader.transaction():
-            loader.apply_changes([f.spec for f in files], strategy=options.strategy)
-            loader.record_success(run, loads)
+            publish.apply_changes(loader, [f.spec for f in files], strategy=options.strategy)
+            metadata.record_success(loader, run, loads)
             events.emit("publish_commit", run_id=run.run_id)
         events.emit("published", run_id=run.run_id)
     return loads
@@ -333,15 +335,12 @@ def stage_file(
     events.emit("file_started", table=file.spec.table, file=file.name, size=file.size)
     with logs.phase("stage"):
         encoded = encode(file, options, run_id)
-        loader.create_staging(file.spec, encoded)
+        publish.create_staging(loader, file.spec, encoded)
         loaded = loader.bulk_load(file.spec, encoded)
         copy_seconds = time.perf_counter() - started
     with logs.phase("index"):
         events.emit("indexing", table=file.spec.table)
-        if full_indexes:
-            key = loader.finish_staging(file.spec, encoded)
-        else:
-            key = loader.finish_delta_staging(file.spec, encoded)
+        key = publish.finish_staging(loader, file.spec, encoded, for_delta=not full_indexes)
     load = _table_load(file, encoded, started, loaded)
     load.match_key = key
     events.emit("file_done", table=file.spec.table, rows=loaded, seconds=load.duration)
@@ -381,7 +380,7 @@ def run_delta(source: Source, loader: Loader, options: LoadOptions) -> RunResult
     and nothing is applied or recorded.
     """
     specs = select_specs(options.files)
-    state = loader.loaded_state()
+    state = metadata.loaded_state(loader)
     if not state:
         raise NotLoadedError(
             f"no release is loaded in schema {options.schema!r} of {loader.describe()}",
@@ -417,9 +416,10 @@ def _delta(
         )
     files = fetch(source, specs, run)
     loader.prepare_delta()
-    loader.prepare_staging(specs)
+    publish.prepare_staging(loader)
     loads: list[TableLoad] = []
-    plans: list[tuple[FileSpec, tuple[str, ...] | None, bool]] = []
+    plans: list[tuple[FileSpec, changes.ChangePlan | None]] = []
+    """Per staged table, its change capture; None for a table new to the schema."""
     present = loader.tables_present([f.spec.table for f in files])
     try:
         for file in files:
@@ -438,18 +438,19 @@ def _delta(
                     0,
                     0,
                 )
-                plans.append((file.spec, load.match_key, True))
+                plans.append((file.spec, None))
             else:
                 key = load.match_key
                 recorded = previous.match_key if previous else None
                 if key and recorded != ",".join(key):
                     key = None  # production never proved this key unique: compare whole rows
                 with logs.phase("compare"):
-                    counts = loader.count_changes(file.spec, key, load.rows_loaded)
+                    change = changes.plan(loader, file.spec, key, load.rows_loaded)
+                    counts = changes.count(loader, change, load.rows_loaded)
                 load.match_key = key
                 load.inserted, load.updated = counts["inserted"], counts["updated"]
                 load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
-                plans.append((file.spec, key, False))
+                plans.append((file.spec, change))
                 log.info(
                     "%s: %d inserted, %d updated, %d deleted, %d unchanged (matched on %s)",
                     file.spec.table,
@@ -465,22 +466,22 @@ def _delta(
             return loads
         with logs.phase("apply"):
             with loader.transaction():
-                for spec, key, new in plans:
+                for spec, planned in plans:
                     events.emit("delta_apply", table=spec.table)
-                    if new:
+                    if planned is None:
                         loader.swap([spec])
                     else:
-                        loader.apply_delta(spec, key)
-                loader.record_success(run, loads)
+                        changes.apply(loader, planned)
+                metadata.record_success(loader, run, loads)
                 events.emit("publish_commit", run_id=run.run_id)
             events.emit("published", run_id=run.run_id)
         return loads
     finally:
-        for spec, key, new in plans:
-            if not new:
-                loader.discard_delta(spec, key)
+        for _spec, planned in plans:
+            if planned is not None:
+                changes.discard(loader, planned)
         if options.dry_run:
-            loader.cleanup()
+            publish.drop_staging(loader)
 
 
 def _unchanged(file: SourceFile, previous: FileRow) -> TableLoad:

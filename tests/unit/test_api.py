@@ -23,6 +23,7 @@ DOCUMENTED = (
     "py_load_medgen.pipeline",
     "py_load_medgen.load.registry",
     "py_load_medgen.load.metadata",
+    "py_load_medgen.load.publish",
     "py_load_medgen.source.location",
     "py_load_medgen.events",
 )

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from py_load_medgen.errors import DatabaseError, InputError, LockedError
-from py_load_medgen.load import sql
+from py_load_medgen.load import publish, sql
 from py_load_medgen.load.base import Loader
 from py_load_medgen.parse.stream import EncodedFile, not_an_integer
 from py_load_medgen.prefetch import prefetch
@@ -219,10 +219,8 @@ class PostgresLoader(Loader):
             message = "value is not a MedGen concept id (C + 7 digits or CN + digits)"
         return InputError(message, file=encoded.name, line=line, column=source_column)
 
-    def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
-        key = super().finish_staging(spec, encoded)
+    def after_staging(self, spec: FileSpec) -> None:
         self._copy_user_indexes(spec)
-        return key
 
     def _copy_user_indexes(self, spec: FileSpec) -> None:
         """Indexes users added to a production table are built on its replacement too.
@@ -251,7 +249,7 @@ class PostgresLoader(Loader):
             log.info("%s: rebuilt user index %s on the new table", spec.table, name)
 
     def try_unique_index(self, table: str, index: Index) -> bool:
-        name = self.staged_index(index)
+        name = publish.staged_index(index)
         try:
             with self.transaction():
                 self.execute(sql.create_index(self.schema, table, index, name=name))
