@@ -52,7 +52,7 @@ from py_load_medgen.errors import (
     VerifyMismatchError,
 )
 from py_load_medgen.load.base import Loader
-from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, TableLoad
+from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, RunStatus, TableLoad
 from py_load_medgen.load.registry import open_loader
 from py_load_medgen.pipeline import LoadOptions, Mode, RunResult, Strategy
 from py_load_medgen.report import History, RunSummary, Status, TableStatus
@@ -79,6 +79,7 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "LoadOptions",
     "Mode",
     "Strategy",
+    "RunStatus",
     "DownloadSettings",
     "RetryPolicy",
     "DEFAULT_SOURCE",

@@ -17,7 +17,7 @@ from typing import Any
 from py_load_medgen.errors import NotLoadedError, UsageError
 from py_load_medgen.load import metadata, sql
 from py_load_medgen.load.base import Loader
-from py_load_medgen.load.metadata import FileRow, RunRow
+from py_load_medgen.load.metadata import FileRow, RunRow, RunStatus
 from py_load_medgen.load.registry import open_loader
 from py_load_medgen.release.files import FILES
 
@@ -329,7 +329,7 @@ _SUMS = ("rows_loaded", "rows_rejected", "rows_inserted", "rows_updated", "rows_
 
 
 def history(
-    loader: Loader, limit: int = 20, status: str | None = None, run_id: str | None = None
+    loader: Loader, limit: int = 20, status: RunStatus | None = None, run_id: str | None = None
 ) -> list[RunSummary]:
     """Past runs, newest first, with what each did to the tables; one run's details by id."""
     if not loader.table_exists(sql.RUNS):

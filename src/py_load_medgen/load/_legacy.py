@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from py_load_medgen.load import metadata, publish
-from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, TableLoad
+from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, RunStatus, TableLoad
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import FileSpec
 
@@ -67,7 +67,7 @@ class LegacyLoaderMethods:
     def record_failure(self, run: RunRecord, error: str) -> None:
         metadata.record_failure(self._loader(), run, error)
 
-    def runs(self, limit: int = 20, status: str | None = None) -> list[RunRow]:
+    def runs(self, limit: int = 20, status: RunStatus | None = None) -> list[RunRow]:
         return metadata.runs(self._loader(), limit, status)
 
     def run_files(self, run_id: str) -> list[FileRow]:

@@ -16,12 +16,16 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from py_load_medgen.load import sql
 from py_load_medgen.source.base import SourceFile
 
 log = logging.getLogger(__name__)
+
+
+RunStatus = Literal["running", "succeeded", "failed"]
+"""What ``etl_runs.status`` says of a run."""
 
 
 class Database(Protocol):
@@ -368,7 +372,7 @@ def record_failure(db: Database, run: RunRecord, error: str) -> None:
         db.execute(fail_run_sql(db.schema, db.placeholder), (error, run.finished_at, run.run_id))
 
 
-def runs(db: Database, limit: int = 20, status: str | None = None) -> list[RunRow]:
+def runs(db: Database, limit: int = 20, status: RunStatus | None = None) -> list[RunRow]:
     """The newest runs first; none when nothing was ever recorded."""
     if not db.table_exists(sql.RUNS):
         return []
