@@ -1,4 +1,4 @@
-"""The same full load into PostgreSQL and into DuckDB, side by side, in one run.
+"""The same full load into PostgreSQL, DuckDB and a Delta Lake, side by side, in one run.
 
 Generates (and caches) a release at --scale, or takes an existing one with --release, then
 runs `py-load-medgen load` once per backend as a separate process and reports, per backend:
@@ -8,6 +8,9 @@ of the process (its own, reaped with wait4), and the size of the result on disk.
 DuckDB loads through Arrow (no row-by-row inserts) with its default memory bound
 (memory_limit=128MiB, threads = cores - 1, at most 4); --duckdb-settings adds URI settings,
 e.g. --duckdb-settings "memory_limit=1GiB&threads=4".
+
+The Delta Lake backend (when deltalake is installed) writes one Delta table per MedGen table
+under a local directory; its size is every file under it, the Delta log included.
 
 Usage: python -m benchmarks.bench_backends [--scale 0.1] [--dsn postgresql://...]
 """
@@ -95,6 +98,13 @@ def duckdb(directory: Path, settings: str, scratch: Path) -> Result:
     return Result("duckdb", measured, rows, copy_seconds, path.stat().st_size / 2**20)
 
 
+def lake(directory: Path, scratch: Path) -> Result:
+    root = scratch / "lake"
+    measured, rows, copy_seconds = load(directory, f"delta://{root.as_posix()}", scratch / "rej")
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    return Result("delta", measured, rows, copy_seconds, size / 2**20)
+
+
 def report(results: list[Result]) -> None:
     tables = [s.table for s in FILES if any(s.table in r.rows for r in results)]
     head = f"{'table':<20} {'rows':>11}"
@@ -133,6 +143,7 @@ def main() -> None:
     parser.add_argument("--dsn", default=DEFAULT_DSN)
     parser.add_argument("--duckdb-settings", default="", help="URI query, e.g. threads=4")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-delta", action="store_true", help="no Delta Lake backend")
     args = parser.parse_args()
     directory = args.release or release(args.scale, args.seed)
     print(f"release: {directory}")
@@ -142,6 +153,8 @@ def main() -> None:
         if not args.skip_postgres:
             results.append(postgres(directory, args.dsn, scratch))
         results.append(duckdb(directory, args.duckdb_settings, scratch))
+        if not args.skip_delta:
+            results.append(lake(directory, scratch))
         report(results)
 
 

@@ -60,6 +60,8 @@ class Measured:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0
+    """User plus system CPU time of the process (its own threads, not the database's)."""
 
 
 def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Measured:
@@ -88,7 +90,7 @@ def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Meas
     err = chunks.get("err", b"").decode(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(args)}\n{err[-3000:]}")
-    return Measured(seconds, rusage.ru_maxrss / 1024, out, err)
+    return Measured(seconds, rusage.ru_maxrss / 1024, out, err, rusage.ru_utime + rusage.ru_stime)
 
 
 def json_events(stderr: str) -> list[dict[str, object]]:

@@ -10,10 +10,17 @@ release file specs (data dictionary), so they cannot drift from what the tool do
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import inspect
 import itertools
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +38,11 @@ if TYPE_CHECKING:
 
 PROG = "py-load-medgen"
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
+GITHUB_ONLY = re.compile(
+    r"^<!-- github-only -->\n.*?^<!-- /github-only -->\n", re.MULTILINE | re.DOTALL
+)
+"""A note for readers of the Markdown file on GitHub, where generated sections are empty; the
+site, which has them, leaves the note out."""
 ORDER = ("load", "status", "history", "verify", "check-update", "schema", "generate")
 """Commands in the order an operator meets them; any other command follows, by name."""
 _DEFAULT_IN_HELP = re.compile(r"\s*\[default: ([^\]]+)\]\.?\s*$")
@@ -121,18 +133,33 @@ def common_options() -> list[click.Option]:
     return [o for flag, o in named[0].items() if all(flag in n for n in named[1:])]
 
 
+def _option_cell(option: click.Option, key: bool = False) -> str:
+    """Flags, environment variable (and config key): one per line, never broken inside."""
+    lines = [flags(option)]
+    if envvar(option):
+        lines.append(f"env {_code(envvar(option))}")
+    if key and config_key(option):
+        lines.append(f"key {_code(config_key(option))}")
+    return "<br>".join(f'<span class="medgen-nowrap">{line}</span>' for line in lines)
+
+
+def _first(rows: Iterable[click.Option]) -> list[click.Option]:
+    """``--db-uri`` first: it is the option a reader looks for on every command."""
+    return sorted(rows, key=lambda o: o.opts[0] != "--db-uri")
+
+
 def _options_table(rows: Iterable[click.Option]) -> list[str]:
-    out = ["| option | environment | default | description |", "|---|---|---|---|"]
-    for option in rows:
+    out = ["| option | default | description |", "|---|---|---|"]
+    for option in _first(rows):
         out.append(
-            f"| {flags(option)} | {_code(envvar(option))} | {_cell(default(option))} | "
+            f"| {_option_cell(option)} | {_cell(default(option))} | "
             f"{_cell(help_text(option) + choices(option))} |"
         )
     return out
 
 
 def cli_reference() -> str:
-    """Every command: what it does, its usage, options and examples."""
+    """Every command: what it does, examples, its usage and options."""
     group = root()
     common = common_options()
     shared = {o.opts[0] for o in common}
@@ -141,10 +168,6 @@ def cli_reference() -> str:
         + ", ".join(f"[`{n}`](#{n})" for n, _ in commands())
         + ". `--help` (or `-h`) prints any command's help with examples, `--version` the version.",
         "",
-        "## Options of every command",
-        "",
-        *_options_table(common),
-        "",
     ]
     with click.Context(group, info_name=PROG) as parent:
         for name, command in commands():
@@ -152,7 +175,8 @@ def cli_reference() -> str:
             with click.Context(command, info_name=name, parent=parent) as ctx:
                 usage = " ".join(command.collect_usage_pieces(ctx))
             out += [f"## {name}", "", description, ""]
-            out += ["```text", f"{PROG} {name} {usage}", "```", ""]
+            out += ["Examples:", "", "```bash", *examples, "```", ""]
+            out += ["Usage:", "", "```text", f"{PROG} {name} {usage}", "```", ""]
             arguments = [p for p in command.params if isinstance(p, click.Argument)]
             if arguments:
                 out += [
@@ -162,7 +186,7 @@ def cli_reference() -> str:
             own = [o for o in options(command) if o.opts[0] not in shared]
             out += [*_options_table(own), ""]
             out += ["and the [options of every command](#options-of-every-command).", ""]
-            out += ["Examples:", "", "```bash", *examples, "```", ""]
+    out += ["## Options of every command", "", *_options_table(common), ""]
     return "\n".join(out)
 
 
@@ -176,10 +200,7 @@ def configuration_reference() -> str:
             entry = seen.setdefault(key, {"option": option, "commands": [], "helps": {}})
             entry["commands"].append(name)
             entry["helps"].setdefault(help_text(option) + choices(option), []).append(name)
-    out = [
-        "| option | environment | config key | default | commands | description |",
-        "|---|---|---|---|---|---|",
-    ]
+    out = ["| option | default | description |", "|---|---|---|"]
     ordered = sorted(seen.values(), key=lambda e: -len(e["commands"]))
     for entry in ordered:
         first: click.Option = entry["option"]
@@ -196,8 +217,8 @@ def configuration_reference() -> str:
                 f"{', '.join(f'`{c}`' for c in cmds)}: {text}" for text, cmds in helps.items()
             )
         out.append(
-            f"| {flags(first)} | {_code(envvar(first))} | {_code(config_key(first))} | "
-            f"{_cell(default(first))} | {used_by} | {_cell(description)} |"
+            f"| {_option_cell(first, key=True)} | {_cell(default(first))} | "
+            f"{_cell(description)}<br>*Commands:* {used_by} |"
         )
     return "\n".join(out)
 
@@ -227,9 +248,11 @@ def exit_codes() -> str:
 
 
 def data_dictionary() -> str:
-    from py_load_medgen.release.schema import data_dictionary_markdown
+    """The dictionary as the site shows it: without the notice for readers of the file."""
+    from py_load_medgen.release.dictionary import NOTICE
+    from py_load_medgen.runner import dictionary_markdown
 
-    return data_dictionary_markdown()
+    return dictionary_markdown().removeprefix(NOTICE + "\n")
 
 
 METADATA_COLUMNS = {
@@ -247,6 +270,7 @@ METADATA_COLUMNS = {
         "release_identity": "JSON: name, URL, size, SHA-256, times and ETag of every file.",
         "error_message": "Why a failed run failed (secrets removed).",
         "host": "The machine the run ran on.",
+        "lock_wait_seconds": "How long publishing waited for readers to let go of the tables.",
     },
     "etl_run_files": {
         "run_id": "The run (`etl_runs.run_id`).",
@@ -269,6 +293,16 @@ METADATA_COLUMNS = {
         "match_key": "The natural key the data proved unique; delta loads match rows by it.",
         "duration_seconds": "Time spent on the table.",
         "skipped": "Delta loads: the file had not changed and the table was not touched.",
+        "compare_method": "Delta loads: `file` when the changes were found by reading the kept "
+        "previous file beside the new one, `database` when the new file was staged whole and "
+        "compared in SQL.",
+        "compare_note": "Delta loads: why the table was compared in the database (no kept file, "
+        "a reshuffled file, different columns...).",
+    },
+    "etl_run_changes": {
+        "run_id": "The delta run (`etl_runs.run_id`) that kept this report.",
+        "report": "JSON: the change report `history --changes` shows (rows per table, "
+        "concepts added, retired, merged, renamed...).",
     },
 }
 """Descriptions of the metadata tables' columns; the build fails if one lacks a description."""
@@ -279,7 +313,11 @@ def metadata_tables() -> str:
 
     ddl = " ".join(sql.metadata_ddl(sql.POSTGRES, "medgen"))
     out: list[str] = []
-    for table, columns in ((sql.RUNS, sql.RUN_COLUMNS), (sql.RUN_FILES, sql.FILE_COLUMNS)):
+    for table, columns in (
+        (sql.RUNS, sql.RUN_COLUMNS),
+        (sql.RUN_FILES, sql.FILE_COLUMNS),
+        (sql.RUN_CHANGES, ("run_id", "report")),
+    ):
         described = METADATA_COLUMNS[table]
         missing = [c for c in columns if c not in described]
         if missing:
@@ -313,7 +351,7 @@ def expand(markdown: str, where: str = "page") -> str:
             raise ValueError(f"{where}: unknown generated section {name!r}; known: {known}")
         return SECTIONS[name]()
 
-    return MARKER.sub(section, markdown)
+    return MARKER.sub(section, GITHUB_ONLY.sub("", markdown))
 
 
 def markers(markdown: str) -> Iterable[str]:
@@ -321,6 +359,69 @@ def markers(markdown: str) -> Iterable[str]:
 
 
 # -- MkDocs events ----------------------------------------------------------------------------
+
+MERMAID = "assets/javascripts/mermaid.min.js"
+"""Where the site serves Mermaid; mkdocs.yml loads it. Material uses a global ``mermaid``
+when one is defined and fetches it from a CDN only when none is, so with this copy nothing is
+fetched when a page is viewed, and diagrams render offline and on an intranet."""
+
+
+MERMAID_VERSION = "11.17.2"
+MERMAID_INTEGRITY = (
+    "sha512-V6K3C8EBdEsPFZXSKMJe6ppQOENxuHARr9GvHX4hh47lAbhMRD9qf4oEK7LoaRQxULMa80/qt5gHO73a"
+    "CleBBg=="
+)
+"""The npm registry's integrity of the ``mermaid`` package: the tarball must match it."""
+
+
+def mermaid_script(cache: Path = ROOT / ".ci" / ".tools" / "mermaid") -> Path:
+    """The pinned Mermaid build, fetched once with npm into the (git-ignored) tool cache."""
+    target = cache / MERMAID_VERSION / "mermaid.min.js"
+    if target.is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"npm is needed once to fetch Mermaid {MERMAID_VERSION} for the docs site "
+            "(bash scripts/browser_deps.sh installs it)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(  # noqa: S603
+            [npm, "pack", f"mermaid@{MERMAID_VERSION}", "--silent"],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        tarball = Path(tmp) / f"mermaid-{MERMAID_VERSION}.tgz"
+        digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+        if f"sha512-{digest}" != MERMAID_INTEGRITY:
+            raise RuntimeError(f"{tarball.name} does not match the pinned integrity")
+        with tarfile.open(tarball) as archive:
+            for name in ("package/dist/mermaid.min.js", "package/LICENSE"):
+                member = archive.extractfile(name)
+                if member is None:
+                    raise RuntimeError(f"{tarball.name} has no {name}")
+                out = target.parent / Path(name).name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                # Unique per process: parallel test workers may build the site at once.
+                partial = out.with_name(f"{out.name}.{os.getpid()}.part")
+                partial.write_bytes(member.read())
+                partial.replace(out)
+    return target
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    from mkdocs.structure.files import File
+
+    script = mermaid_script()
+    files.append(File.generated(config, MERMAID, abs_src_path=str(script)))
+    # Mermaid's MIT licence travels with the copy the site serves.
+    license_uri = MERMAID.replace(".min.js", ".LICENSE.txt")
+    files.append(File.generated(config, license_uri, abs_src_path=str(script.parent / "LICENSE")))
+    # The changelog lives at the repository's root, where GitHub and PyPI readers look for it.
+    files.append(File.generated(config, "changelog.md", abs_src_path=str(ROOT / "CHANGELOG.md")))
+    return files
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:

@@ -27,8 +27,12 @@ stage "wheel: build, install into a fresh virtual environment, run"
 bash scripts/check_wheel.sh
 
 if [ -f mkdocs.yml ]; then
-  stage "docs: mkdocs build --strict"
+  stage "docs: Chromium for the browser test, npm for Mermaid, mkdocs build --strict"
+  bash scripts/browser_deps.sh
   mkdocs build --strict --quiet --site-dir .ci/.tools/site
+  # tests/browser opens every page in headless Chromium; a missing browser fails, never skips.
+  export MEDGEN_REQUIRE_BROWSER=1
+  export MEDGEN_SCREENSHOT_DIR="${MEDGEN_SCREENSHOT_DIR:-$PWD/site-screenshots}"
 fi
 
 stage "PostgreSQL"
@@ -52,10 +56,15 @@ if [ -d ../shared/real-data ] || [ -n "${MEDGEN_REAL_DATA:-}" ]; then
   export MEDGEN_REQUIRE_REAL_DATA=1
 fi
 
-stage "pytest (unit and integration, coverage >= 90 %)"
+# Tests run in parallel workers (pytest-xdist; coverage is combined across them). Most of the
+# time is spent waiting on PostgreSQL, DuckDB and subprocesses, so more workers than cores pay
+# off; MEDGEN_TEST_WORKERS overrides (0: no workers, one process). Slow tests are marked
+# `slow` and run here like every other: nothing CI runs is left out.
+workers=${MEDGEN_TEST_WORKERS:-4}
+stage "pytest (unit and integration, coverage >= 90 %, $workers workers)"
 set +e
-pytest -p no:cacheprovider --cov --cov-branch --cov-report=term --cov-report=xml:coverage.xml \
-  --cov-fail-under=90 tests "$@"
+pytest -p no:cacheprovider -n "$workers" --dist loadgroup --cov --cov-branch --cov-report=term \
+  --cov-report=xml:coverage.xml --cov-fail-under=90 --durations=15 tests "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -65,8 +65,12 @@ def _server_binaries() -> Path | None:
     return candidates[0].parent if candidates else None
 
 
-def _local_cluster() -> Iterator[str] | None:
-    """A throwaway cluster on a free port, when PostgreSQL's server binaries are installed."""
+def _local_cluster(control: dict[str, list[str]] | None = None) -> Iterator[str] | None:
+    """A throwaway cluster on a free port, when PostgreSQL's server binaries are installed.
+
+    ``control``, when given, receives the ``stop`` and ``start`` commands of the cluster, for
+    a test that crashes it (``stop`` is ``pg_ctl -m immediate``: a crash, for the data).
+    """
     bindir = _server_binaries()
     if bindir is None:
         return None
@@ -101,20 +105,12 @@ def _local_cluster() -> Iterator[str] | None:
         options = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
         # The server must not inherit our pipes, or waiting for pg_ctl would never end.
         log = str(datadir / "server.log")
-        run(
-            [
-                *prefix,
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(datadir),
-                "-l",
-                log,
-                "-o",
-                options,
-                "-w",
-                "start",
-            ]
-        )
+        pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir)]
+        start = [*pg_ctl, "-l", log, "-o", options, "-w", "start"]
+        if control is not None:
+            control["start"] = start
+            control["stop"] = [*pg_ctl, "-m", "immediate", "-w", "stop"]
+        run(start)
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
@@ -204,3 +200,25 @@ def small_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("release-small")
     generate_release(out, scale=0.0005, seed=3)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _kept_files_under_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Files kept for deltas go under the test's temporary tree, never the user's data dir."""
+    base = tmp_path_factory.mktemp("kept")
+    previous = os.environ.get("MEDGEN_KEPT_DIR")
+    os.environ["MEDGEN_KEPT_DIR"] = str(base)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MEDGEN_KEPT_DIR", None)
+        else:
+            os.environ["MEDGEN_KEPT_DIR"] = previous
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with parallel workers, a long test handed out last would keep one
+    worker busy while the others sit idle. The order of the rest is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -8,10 +8,12 @@ The library first, the command line a thin layer over it::
     print(result.render())
 
 Every command of the CLI is one function here (``load``, ``download``, ``status``,
-``history``, ``verify``, ``check_update``, ``generate_release``, ``ddl``,
-``data_dictionary``); each returns a result with ``render()`` (text) and ``to_json()``.
-Failures raise a ``MedgenError`` subclass that knows its exit code. Everything not named in
-``__all__`` is internal and may change.
+``history``, ``verify``, ``check_update``, ``diff``, ``changes``, ``generate_release``,
+``derive_release``, ``ddl``, ``data_dictionary``); each returns a result with ``render()``
+(text) and ``to_json()``.
+The answers layer (``lookup``, ``resolve``, ``export_sssom``...) is the subpackage
+``py_load_medgen.answers``. Failures raise a ``MedgenError`` subclass that knows its exit
+code. Everything not named in ``__all__`` is internal and may change.
 """
 
 # Two functions share their name with a module: ``load`` (the backends' package) and
@@ -22,19 +24,25 @@ from py_load_medgen import load as _backends  # noqa: F401
 from py_load_medgen import verify as _verification  # noqa: F401
 from py_load_medgen.api import (
     DataDictionary,
+    DerivedRelease,
     GeneratedRelease,
+    changes,
     check_update,
     data_dictionary,
     ddl,
+    derive_release,
+    diff,
     download,
     generate_release,
     history,
     load,
     split_names,
     status,
+    vacuum,
     verify,
 )
 from py_load_medgen.checkupdate import FileCheck, UpdateCheck
+from py_load_medgen.compare.report import ChangeReport
 from py_load_medgen.errors import (
     ConfigError,
     DatabaseError,
@@ -72,9 +80,13 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "verify",
     "check_update",
     "generate_release",
+    "derive_release",
+    "diff",
+    "changes",
+    "vacuum",
     "ddl",
     "data_dictionary",
-    # diff, lookup, resolve and export join here as their commands land (issues #15, #18)
+    # lookup, resolve and the exports: the subpackage py_load_medgen.answers
     # options
     "LoadOptions",
     "Mode",
@@ -100,6 +112,8 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "UpdateCheck",
     "FileCheck",
     "GeneratedRelease",
+    "DerivedRelease",
+    "ChangeReport",
     "DataDictionary",
     # backends
     "Loader",

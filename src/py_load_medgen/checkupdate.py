@@ -62,29 +62,39 @@ class FileCheck:
 
     @property
     def state(self) -> str:
-        """``changed``, ``same`` or ``missing`` (no longer listed)."""
+        """``changed`` (newer, or different with no time to tell: see ``undated``),
+        ``older``, ``same`` or ``missing`` (no longer listed)."""
         if self.listed is None:
             return "missing"
-        if self.same_content is not None:
-            return "same" if self.same_content else "changed"
-        if (
+        if self.same_content:
+            return "same"
+        listed, loaded = self.listed_time, self.loaded_time
+        if listed is not None and loaded is not None:
+            if listed > loaded + TIME_TOLERANCE:
+                return "changed"
+            if listed < loaded - TIME_TOLERANCE:
+                return "older"  # a mirror behind the one loaded from: never an update
+        if self.same_content is False or (
             self.listed.size is not None
             and self.loaded_size is not None
             and self.listed.size != self.loaded_size
         ):
             return "changed"
-        if (
-            self.listed_time is not None
-            and self.loaded_time is not None
-            and self.listed_time > self.loaded_time + TIME_TOLERANCE
-        ):
-            return "changed"
         return "same"
+
+    @property
+    def undated(self) -> bool:
+        """A different file whose times cannot tell whether it is newer or older."""
+        if self.state != "changed":
+            return False
+        listed, loaded = self.listed_time, self.loaded_time
+        return listed is None or loaded is None or abs(listed - loaded) <= TIME_TOLERANCE
 
     def to_json(self) -> dict[str, Any]:
         return {
             "table": self.table,
             "state": self.state,
+            "undated": self.undated,
             "loaded": {
                 "file": self.loaded_name,
                 "size": self.loaded_size,
@@ -113,7 +123,17 @@ class UpdateCheck:
         return [f for f in self.files if f.state == "changed"]
 
     @property
+    def older(self) -> list[FileCheck]:
+        return [f for f in self.files if f.state == "older"]
+
+    @property
+    def undated(self) -> list[FileCheck]:
+        return [f for f in self.changed if f.undated]
+
+    @property
     def update_available(self) -> bool:
+        """Newer files, or different ones the source gives no time for (said in ``render``);
+        never older ones alone."""
         return bool(self.changed)
 
     @property
@@ -130,18 +150,32 @@ class UpdateCheck:
             "loaded_release": iso(self.loaded_release),
             "listed_release": iso(self.listed_release),
             "changed": [f.table for f in self.changed],
+            "older": [f.table for f in self.older],
+            "undated": [f.table for f in self.undated],
             "files": [f.to_json() for f in self.files],
         }
 
     def render(self) -> str:
-        changed = self.changed
-        verdict = (
-            f"update available: {len(changed)} of {len(self.files)} loaded files changed"
-            if changed
-            else "up to date"
-        )
-        lines = [
-            verdict,
+        changed, older, undated = self.changed, self.older, self.undated
+        if changed:
+            verdict = f"update available: {len(changed)} of {len(self.files)} loaded files changed"
+        elif older:
+            verdict = (
+                f"the source is OLDER than the loaded release: {len(older)} of "
+                f"{len(self.files)} loaded files were built before the loaded ones; not an "
+                "update (a load of it is refused without --allow-older)"
+            )
+        else:
+            verdict = "up to date"
+        lines = [verdict]
+        if undated:
+            lines.append(
+                f"cannot tell whether {', '.join(f.table for f in undated)} are newer or "
+                "older: the source gives no time for them, only a different size or content"
+            )
+        if changed and older:
+            lines.append(f"older than the loaded ones: {', '.join(f.table for f in older)}")
+        lines += [
             f"loaded: release {when(self.loaded_release)} in {self.database}, "
             f"schema {self.schema}",
             f"listed: release {when(self.listed_release)} at {self.source}",
@@ -200,7 +234,7 @@ def check(loader: Loader, source: str, listing: Sequence[Listed]) -> UpdateCheck
         )
     for file in files:
         listed = file.listed
-        if listed is not None and listed.path is not None and file.state == "changed":
+        if listed is not None and listed.path is not None and file.state in ("changed", "older"):
             # A copied mirror gets new file times; for a local file the content decides.
             recorded = state[file.table].sha256
             if recorded:

@@ -5,12 +5,12 @@ Data (summaries, DDL, JSON) goes to stdout; logs, progress and errors go to stde
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol, TypeVar, get_args
@@ -19,7 +19,7 @@ import click
 
 from py_load_medgen import config, logs
 from py_load_medgen.api import split_names
-from py_load_medgen.errors import ExitCode, MedgenError
+from py_load_medgen.errors import ConfigError, ExitCode, MedgenError
 from py_load_medgen.load.metadata import RunStatus
 from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, Mode, Strategy
 from py_load_medgen.source.location import DEFAULT_SOURCE
@@ -40,10 +40,32 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
         name: {p.name for p in cmd.params if p.name}
         for name, cmd in (ctx.parent.command.commands.items() if ctx.parent else [])  # type: ignore[attr-defined]
     }
-    defaults = config.load_config(Path(value) if value else None, commands)
+    path = Path(value) if value else None
+    defaults = config.load_config(path, commands)
     name = ctx.info_name or ""
+    _check_config_types(ctx, path, defaults.get(name, {}))
     ctx.default_map = {**(ctx.default_map or {}), **defaults.get(name, {})}
     return value
+
+
+def _check_config_types(ctx: click.Context, path: Path | None, values: dict[str, Any]) -> None:
+    """A config value of the wrong type is the config file's error, not a flag's."""
+    params = {p.name: p for p in ctx.command.params if p.name}
+    for key, raw in values.items():
+        param = params.get(key)
+        if param is None:
+            continue
+        try:
+            if getattr(param, "is_flag", False) and not isinstance(raw, bool):
+                raise click.BadParameter(f"{raw!r} is not true or false")
+            param.type_cast_value(ctx, raw)
+        except click.BadParameter as exc:
+            raise ConfigError(
+                f"{config.shown_path(path)}: {key.replace('_', '-')} = {raw!r} is not valid "
+                f"for {ctx.info_name}: {config.expected(param)} ({exc.message})",
+                hint=f"fix {key.replace('_', '-')} in the config file, or override it with "
+                f"{param.opts[0] if param.opts else key}",
+            ) from None
 
 
 def _remember_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -107,6 +129,15 @@ def source_option(help_text: str) -> Callable[[F], F]:
 def files_option(help_text: str) -> Callable[[F], F]:
     return click.option("--files", default="", envvar=_env("files"), help=help_text)
 
+
+kept_dir_option = click.option(
+    "--kept-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar=_env("kept-dir"),
+    help="Where the files of the loaded release are kept for deltas "
+    "[default: the user data dir's kept/, one folder per database and schema].",
+)
 
 download_dir_option = click.option(
     "--download-dir",
@@ -210,13 +241,11 @@ def cli() -> None:
     """
 
 
-def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
+def _setup(log_level: str, log_format: str, *uris: str | None) -> None:
+    """Logging as asked, and every password the command was given (a database URI or a source
+    URL, from a flag, the environment or the config file) kept out of its output."""
     logs.setup_logging(log_level, log_format)
-    if db_uri:
-        from urllib.parse import urlsplit
-
-        with contextlib.suppress(ValueError):
-            logs.register_secret(urlsplit(db_uri).password)
+    logs.register_secrets(*uris)
 
 
 @cli.command()
@@ -275,6 +304,42 @@ def _setup(log_level: str, log_format: str, db_uri: str | None = None) -> None:
     envvar=_env("rejects-dir"),
     help="Where quarantined rows are written, one folder per run.",
 )
+@click.option(
+    "--keep-files/--no-keep-files",
+    default=True,
+    show_default=True,
+    envvar=_env("keep-files"),
+    help="Keep the loaded files so the next delta compares files instead of whole tables.",
+)
+@kept_dir_option
+@click.option(
+    "--unlogged",
+    is_flag=True,
+    envvar=_env("unlogged"),
+    help="PostgreSQL: build UNLOGGED tables (faster to write; a server crash empties them "
+    "and standbys never receive them). Default: durable, ordinary tables.",
+)
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    envvar=_env("allow-shrink"),
+    help="Publish even if a table would keep less than --shrink-limit of its loaded rows.",
+)
+@click.option(
+    "--shrink-limit",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    envvar=_env("shrink-limit"),
+    help="Fraction of a table's loaded rows a release must keep (a delta: may not delete "
+    "more than the rest) unless --allow-shrink.",
+)
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    envvar=_env("allow-older"),
+    help="Load a release older than the one loaded (a deliberate rollback).",
+)
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -290,6 +355,12 @@ def load(
     max_bad_rows: int,
     strict_schema: bool,
     rejects_dir: str,
+    keep_files: bool,
+    kept_dir: str | None,
+    unlogged: bool,
+    allow_shrink: bool,
+    shrink_limit: float,
+    allow_older: bool,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -307,7 +378,7 @@ def load(
     """
     from py_load_medgen import api, progress
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     options = LoadOptions(
         mode=mode,
         strategy=strategy,
@@ -318,6 +389,12 @@ def load(
         max_bad_rows=max_bad_rows,
         strict_schema=strict_schema,
         rejects_dir=Path(rejects_dir),
+        keep_files=keep_files,
+        kept_dir=Path(kept_dir) if kept_dir else None,
+        unlogged=unlogged,
+        allow_shrink=allow_shrink,
+        shrink_limit=shrink_limit,
+        allow_older=allow_older,
     )
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = api.load(
@@ -354,21 +431,74 @@ def _print(result: _Result, as_json: bool) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--files", default="", help="Comma-separated file or table names (default all).")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Derive the next build of this release directory (generated or genuine) instead.",
+)
+@click.option(
+    "--churn",
+    type=click.FloatRange(0, 0.9),
+    default=0.01,
+    show_default=True,
+    help="With --from: share of rows changed (a third deleted, updated, inserted).",
+)
+@click.option(
+    "--churn-kind",
+    type=click.Choice(["ordered", "random", "shuffle"]),
+    default="ordered",
+    show_default=True,
+    help="With --from: ordered keeps the row order as NCBI's builds do; random scatters the "
+    "new rows; shuffle writes every row in a random order.",
+)
+@click.option("--shuffle", default="", help="With --from: files or tables to shuffle anyway.")
+@click.option(
+    "--reorder-columns", default="", help="With --from: files or tables whose columns move."
+)
 @common_options
 def generate(
-    out_dir: str, scale: float, seed: int, files: str, log_level: str, log_format: str
+    out_dir: str,
+    scale: float,
+    seed: int,
+    files: str,
+    from_dir: str | None,
+    churn: float,
+    churn_kind: str,
+    shuffle: str,
+    reorder_columns: str,
+    log_level: str,
+    log_format: str,
 ) -> None:
-    """Write a synthetic MedGen-shaped release (all files, real layouts and quirks).
+    """Write a synthetic MedGen-shaped release, or derive the next build of a release.
+
+    With --from, every file of that release is rewritten into OUT_DIR with the churn asked
+    for, and the counts a comparison of the two builds finds are printed per table.
 
     \b
     Examples:
       py-load-medgen generate ./sample
       py-load-medgen generate --scale 0.1 --seed 7 /tmp/medgen-0.1
+      py-load-medgen generate --from ./sample --churn 0.01 --churn-kind ordered ./next-week
+      py-load-medgen generate --from ./sample --churn 0 --shuffle MGREL.RRF.gz ./shuffled
     """
     from py_load_medgen import api
 
     _setup(log_level, log_format)
-    _print(api.generate_release(Path(out_dir), scale=scale, seed=seed, files=files), False)
+    if from_dir is None:
+        _print(api.generate_release(Path(out_dir), scale=scale, seed=seed, files=files), False)
+        return
+    derived = api.derive_release(
+        Path(from_dir),
+        Path(out_dir),
+        churn=churn,
+        seed=seed,
+        kind=churn_kind,  # type: ignore[arg-type]  # click.Choice checked it
+        shuffle=shuffle,
+        reorder_columns=reorder_columns,
+        files=files,
+    )
+    _print(derived, False)
 
 
 @cli.command(name="schema")
@@ -394,7 +524,7 @@ def schema_cmd(
     """
     from py_load_medgen import api
 
-    _setup(log_level, log_format)
+    _setup(log_level, log_format, db_uri)
     if as_json or dictionary:
         _print(api.data_dictionary(), as_json)
         return
@@ -410,9 +540,17 @@ def _echo_json(data: Any) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@kept_dir_option
 @db_options
 @common_options
-def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_format: str) -> None:
+def status(
+    as_json: bool,
+    kept_dir: str | None,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Show the release loaded now: when, by which run, and the rows of every table.
 
     Row counts are counted in the database, not copied from the metadata. Exits with 7 when
@@ -426,7 +564,9 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
-    _print(api.status(db_uri, schema=schema), as_json)
+    _print(
+        api.status(db_uri, schema=schema, kept_dir=Path(kept_dir) if kept_dir else None), as_json
+    )
 
 
 @cli.command()
@@ -445,6 +585,13 @@ def status(as_json: bool, db_uri: str | None, schema: str, log_level: str, log_f
     help="Only runs with this status.",
 )
 @click.option("--run", default=None, help="One run's details, table by table (a run id).")
+@click.option(
+    "--changes",
+    "changes_of",
+    metavar="RUN_ID",
+    default=None,
+    help="The change report a delta run kept: rows per table, concepts added, retired...",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @db_options
 @common_options
@@ -452,6 +599,7 @@ def history(
     limit: int,
     status: RunStatus | None,
     run: str | None,
+    changes_of: str | None,
     as_json: bool,
     db_uri: str | None,
     schema: str,
@@ -468,16 +616,135 @@ def history(
       py-load-medgen history --db-uri postgresql://me@localhost/medgen
       py-load-medgen history --status failed --limit 5
       py-load-medgen history --run 20260105T031200Z-1a2b3c4d --json
+      py-load-medgen history --changes 20260105T031200Z-1a2b3c4d
     """
     from py_load_medgen import api
 
     _setup(log_level, log_format, db_uri)
+    if changes_of is not None:
+        _print(api.changes(db_uri, changes_of, schema=schema), as_json)
+        return
     _print(api.history(db_uri, schema=schema, limit=limit, status=status, run_id=run), as_json)
+
+
+@cli.command()
+@click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Keep every version younger than this [default: the URI's retention_days, else 7].",
+)
+@click.option("--dry-run", is_flag=True, help="List the files that would go; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files removed per table as JSON.")
+@db_options
+@common_options
+def vacuum(
+    retention_days: float | None,
+    dry_run: bool,
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Delta Lake only: delete the files no version within the retention period needs.
+
+    The versions the latest release lists are never vacuumed, however old.
+
+    \b
+    Examples:
+      py-load-medgen vacuum --db-uri delta:///data/lake --retention-days 30 --dry-run
+    """
+    from py_load_medgen import api
+
+    _setup(log_level, log_format, db_uri)
+    _print(
+        api.vacuum(db_uri, schema=schema, retention_days=retention_days, dry_run=dry_run), as_json
+    )
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@files_option("Comma-separated file or table names to compare (default: every file in both).")
+@click.option(
+    "--rows",
+    "rows_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each table's changed rows, and every concept-level change, to this directory.",
+)
+@click.option(
+    "--format",
+    "rows_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="File format of --rows.",
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    help="Examples shown per kind of concept change.",
+)
+@download_dir_option
+@network_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common_options
+def diff(
+    old: str,
+    new: str,
+    files: str,
+    rows_dir: str | None,
+    rows_format: str,
+    examples: int,
+    download_dir: str | None,
+    as_json: bool,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """What changed between two releases OLD and NEW; no database needed.
+
+    OLD and NEW are release directories or URLs (fetched into the download cache). The files
+    present in both are compared, streamed side by side: per table the rows inserted,
+    updated (same natural key, other values), deleted and unchanged, then what happened to
+    concepts: added, retired, merged, renamed, definitions and HPO/OMIM/MONDO mappings.
+
+    \b
+    Examples:
+      py-load-medgen diff ./medgen-2021-08-11 ./medgen-2021-08-18
+      py-load-medgen diff ./last-week https://ftp.ncbi.nlm.nih.gov/pub/medgen/ --files NAMES.RRF.gz
+      py-load-medgen diff ./old ./new --json | jq '.tables.concepts'
+      py-load-medgen diff ./old ./new --rows ./changes --format parquet
+    """
+    from py_load_medgen import api
+
+    _setup(log_level, log_format)
+    result = api.diff(
+        old,
+        new,
+        files=files,
+        rows_dir=Path(rows_dir) if rows_dir else None,
+        rows_format="parquet" if rows_format == "parquet" else "csv",
+        examples=examples,
+        download_dir=Path(download_dir) if download_dir else None,
+        network=_download_settings(),
+    )
+    _print(result, as_json)
 
 
 @cli.command()
 @source_option("Also count the rows of the release's files here (directory or URL) and compare.")
 @files_option("Comma-separated file or table names to verify (default: every loaded table).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    envvar=_env("quick"),
+    help="Only count rows; do not compare them with the files.",
+)
+@kept_dir_option
 @download_dir_option
 @network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
@@ -486,6 +753,8 @@ def history(
 def verify(
     source: str | None,
     files: str,
+    quick: bool,
+    kept_dir: str | None,
     download_dir: str | None,
     as_json: bool,
     db_uri: str | None,
@@ -493,10 +762,12 @@ def verify(
     log_level: str,
     log_format: str,
 ) -> None:
-    """Recount every loaded table and compare with the run metadata and, with --source, the files.
+    """Compare every loaded table with the files of the loaded release, row by row.
 
-    Exits with 8 when a table differs, 7 when nothing is loaded. With --source each file is
-    parsed exactly as a load parses it, so its count is the number of rows a load would leave.
+    Recounts every table against the run metadata, then compares its rows as a multiset with
+    the rows of its file: the file kept by the last load, or the one in --source. Exits with
+    8 when a table differs (naming how many rows, with up to 10 examples), 7 when nothing is
+    loaded. --quick only counts. Files are parsed exactly as a load parses them.
 
     \b
     Examples:
@@ -506,7 +777,7 @@ def verify(
     """
     from py_load_medgen import api, progress
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     with progress.display(quiet=_quiet() or not source, log_format=log_format):
         result = api.verify(
             db_uri,
@@ -515,6 +786,8 @@ def verify(
             files=files,
             download_dir=Path(download_dir) if download_dir else None,
             network=_download_settings(),
+            quick=quick,
+            kept_dir=Path(kept_dir) if kept_dir else None,
         )
     _print(result, as_json)
     result.raise_for_mismatch()
@@ -552,7 +825,7 @@ def download(
     """
     from py_load_medgen import api, progress
 
-    _setup(log_level, log_format)
+    _setup(log_level, log_format, source)
     with progress.display(quiet=_quiet(), log_format=log_format):
         result = api.download(
             source or DEFAULT_SOURCE,
@@ -593,7 +866,7 @@ def check_update(
     """
     from py_load_medgen import api
 
-    _setup(log_level, log_format, db_uri)
+    _setup(log_level, log_format, db_uri, source)
     result = api.check_update(
         db_uri, schema=schema, source=source or DEFAULT_SOURCE, network=_download_settings()
     )
@@ -602,42 +875,180 @@ def check_update(
         raise click.exceptions.Exit(int(ExitCode.UPDATE_AVAILABLE))
 
 
+# -- answers: lookup, resolve, exports (library: py_load_medgen.answers) ----------------------
+
+
+@cli.command()
+@click.argument("queries", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of concept cards.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Concepts per free-text query.",
+)
+@db_options
+@common_options
+def lookup(
+    queries: tuple[str, ...],
+    as_json: bool,
+    limit: int,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Concept cards for ids of any kind (C..., CN..., UID, OMIM:, ORPHA:, MONDO:, HP:, MESH:)
+    or free text (a ranked name search).
+
+    \b
+    Examples:
+      py-load-medgen lookup C0024796 OMIM:154700 ORPHA:558
+      py-load-medgen lookup "marfan syndrome" --json
+    """
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    result = answers.lookup(
+        db_uri or config.default_db_uri(), list(queries), schema=schema, limit=limit
+    )
+    click.echo(result.dumps() if as_json else result.render())
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per id.")
+@db_options
+@common_options
+def resolve(
+    ids: tuple[str, ...],
+    as_json: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Status (current, merged, retired, unknown) and current CUIs of each id; `-` reads
+    one id per line from stdin. Prints id, status and current CUIs TAB-separated.
+
+    \b
+    Examples:
+      py-load-medgen resolve C0000039 CN000001 ORPHA:558
+      cut -f3 clinvar_conditions.tsv | py-load-medgen resolve - --json
+    """
+    from py_load_medgen import answers
+    from py_load_medgen.answers.resolution import dumps
+
+    _setup(log_level, log_format, db_uri)
+    inputs = itertools.chain.from_iterable(_stdin_ids() if arg == "-" else (arg,) for arg in ids)
+    results = answers.resolve(db_uri or config.default_db_uri(), inputs, schema=schema)
+    if as_json:
+        for chunk in dumps(results):
+            click.echo(chunk)
+    else:
+        for result in results:
+            click.echo(result.render())
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["sssom", "kgx", "disease-phenotype"]))
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option(
+    "--with-pubmed", is_flag=True, help="kgx: add PubMed nodes and citation edges (large)."
+)
+@db_options
+@common_options
+def export(
+    what: str,
+    target: Path,
+    with_pubmed: bool,
+    db_uri: str | None,
+    schema: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Write the answers in a standard format, streamed: `sssom FILE` (the xrefs as SSSOM TSV
+    with its metadata block and curie_map), `kgx DIR` (KGX nodes.tsv and edges.tsv, biolink
+    categories from the semantic types) or `disease-phenotype FILE` (shaped like HPO's
+    phenotype.hpoa, NOT in the qualifier column). Prints the rows written.
+
+    \b
+    Examples:
+      py-load-medgen export sssom medgen.sssom.tsv
+      py-load-medgen export kgx ./kgx --with-pubmed
+      py-load-medgen export disease-phenotype medgen_phenotypes.tsv
+    """
+    from py_load_medgen import answers
+
+    _setup(log_level, log_format, db_uri)
+    uri = db_uri or config.default_db_uri()
+    if what == "sssom":
+        result = answers.export_sssom(uri, target, schema=schema)
+    elif what == "kgx":
+        result = answers.export_kgx(uri, target, schema=schema, with_pubmed=with_pubmed)
+    else:
+        result = answers.export_disease_phenotype(uri, target, schema=schema)
+    click.echo(result.render())
+
+
+def _stdin_ids() -> Iterator[str]:
+    """One id per line, read as it comes: a million ids are never held at once."""
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _fail(message: str, code: ExitCode | int, hint: str | None = None) -> int:
+    """Write the final error (and its hint) in the chosen log format; return the exit code."""
+    click.echo(logs.final_message("error", message, hint=hint, exit_code=int(code)), err=True)
+    return int(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every failure to its exit code."""
+    from py_load_medgen import failures
+
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    args = sys.argv[1:] if argv is None else argv
+    # A password typed on the command line is secret before any option is parsed: a usage
+    # error may quote it.
+    logs.forget_secrets()
+    logs.register_secrets(*(a for a in args if "://" in a or "password" in a.lower()))
+    logs.preset_format(list(args))
     try:
         # Without standalone mode click returns, rather than raises, the code of a
         # click.exceptions.Exit: how a command exits non-zero without an error (check-update).
         code = cli.main(args=argv, prog_name="py-load-medgen", standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code:
             return code
-    except MedgenError as exc:
-        click.echo(f"error: {logs.scrub(exc.message)}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        return int(exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except click.exceptions.Abort:
+        if logs.chosen_format() != "json":
+            exc.show()
+            return int(ExitCode.USAGE)
+        return _fail(f"error: {exc.format_message()}", ExitCode.USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         # click turns a KeyboardInterrupt (SIGINT, or SIGTERM through our handler) into Abort.
-        click.echo("interrupted: the run was rolled back", err=True)
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("interrupted: the run was rolled back", err=True)
-        return int(ExitCode.INTERRUPTED)
+        return _fail("interrupted: the run was rolled back", ExitCode.INTERRUPTED)
     except Exception as exc:
+        clean = failures.classify(exc)
+        if clean is not None:
+            if not isinstance(exc, MedgenError):
+                log.debug("%s", clean.message, exc_info=True)
+            return _fail(f"error: {clean.message}", clean.exit_code, clean.hint)
         log.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {logs.scrub(f'{type(exc).__name__}: {exc}')}", err=True)
-        click.echo("hint: rerun with --log-level DEBUG and report it", err=True)
-        return int(ExitCode.FAILURE)
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            ExitCode.FAILURE,
+            "rerun with --log-level DEBUG and report it",
+        )
     return int(ExitCode.OK)
 
 

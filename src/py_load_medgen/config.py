@@ -34,6 +34,30 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP)) / "config.toml"
 
 
+def shown_path(path: Path | None) -> str:
+    """The config file a command read, for messages."""
+    if path is not None:
+        return str(path)
+    return os.environ.get(CONFIG_ENV) or str(default_config_path())
+
+
+def expected(param: Any) -> str:
+    """What a click option takes, in words, for a config-file error."""
+    kind = getattr(param, "type", None)
+    if getattr(param, "is_flag", False):
+        return "expected true or false"
+    choices = getattr(kind, "choices", None)
+    if choices:
+        return "expected one of " + ", ".join(map(str, choices))
+    name = {"integer": "an integer", "float": "a number", "text": "a string"}
+    type_name = getattr(kind, "name", "value")
+    words = name.get(type_name, name.get(type_name.split()[0], f"a {type_name}"))
+    low, high = getattr(kind, "min", None), getattr(kind, "max", None)
+    if low is not None or high is not None:
+        words += f" in {low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+    return "expected " + words
+
+
 def env_name(option: str) -> str:
     """The environment variable of an option: ``--db-uri`` -> ``MEDGEN_DB_URI``."""
     return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()

@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     """The operation needs a release already loaded (delta, status, verify)."""
     VERIFY_MISMATCH = 8
     """verify found the database differing from the source or the metadata."""
+    RESOURCES = 9
+    """The machine ran out of a resource the run needs: memory."""
     UPDATE_AVAILABLE = 10
     """check-update: the server has a newer release than the one loaded."""
     INTERRUPTED = 130
@@ -123,3 +125,9 @@ class NotLoadedError(MedgenError):
 
 class VerifyMismatchError(MedgenError):
     exit_code = ExitCode.VERIFY_MISMATCH
+
+
+class ResourceError(MedgenError):
+    """Out of memory: the environment, not the input or the tool, stopped the run."""
+
+    exit_code = ExitCode.RESOURCES

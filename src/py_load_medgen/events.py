@@ -29,6 +29,7 @@ Kind = Literal[
     "indexing",
     "file_done",
     "delta_apply",
+    "publish_wait",
     "publish_commit",
     "published",
     "download",

@@ -15,13 +15,14 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from py_load_medgen.redact import redact_text
+from py_load_medgen.redact import environment_secrets, redact_text, secrets_of
 
 RUN_ID: ContextVar[str | None] = ContextVar("run_id", default=None)
 RELEASE: ContextVar[str | None] = ContextVar("release", default=None)
 PHASE: ContextVar[str | None] = ContextVar("phase", default=None)
 
 _SECRETS: list[str] = []
+_FORMAT: list[str] = []  # the format of this command's logs, once setup_logging has run
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -31,8 +32,63 @@ def register_secret(value: str | None) -> None:
         _SECRETS.append(value)
 
 
+def forget_secrets() -> None:
+    """A new command starts with none: an embedding process (or a test run) runs many, and
+    one command's password must not blank out the text of the next."""
+    _SECRETS.clear()
+
+
+def register_secrets(*uris: str | None) -> None:
+    """Remember the passwords of these URIs and of the environment (PGPASSWORD, .pgpass)."""
+    for uri in uris:
+        for secret in secrets_of(uri):
+            register_secret(secret)
+    for secret in environment_secrets():
+        register_secret(secret)
+
+
 def scrub(text: str) -> str:
     return redact_text(text, tuple(_SECRETS))
+
+
+def chosen_format() -> str:
+    """The log format of this command ("text" until the command says otherwise)."""
+    return _FORMAT[0] if _FORMAT else "text"
+
+
+def preset_format(argv: list[str]) -> None:
+    """The log format as the command line or environment asks, before the command parses
+    its options: an error can come before the command sets up its logging."""
+    import os
+
+    fmt = os.environ.get("MEDGEN_LOG_FORMAT", "text")
+    for i, arg in enumerate(argv):
+        if arg.startswith("--log-format="):
+            fmt = arg.split("=", 1)[1]
+        elif arg == "--log-format" and i + 1 < len(argv):
+            fmt = argv[i + 1]
+    _FORMAT[:] = [fmt]
+
+
+def final_message(level: str, message: str, **fields: Any) -> str:
+    """The last line(s) a command writes to stderr (an error and its hint) in the log format."""
+    message = scrub(message)
+    if chosen_format() != "json":
+        lines = [message]
+        if fields.get("hint"):
+            lines.append(f"hint: {scrub(str(fields['hint']))}")
+        return "\n".join(lines)
+    event: dict[str, Any] = {
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": "py_load_medgen",
+        "message": message,
+        "run_id": RUN_ID.get(),
+    }
+    for key, value in fields.items():
+        if value is not None:
+            event[key] = scrub(value) if isinstance(value, str) else value
+    return json.dumps(event, default=str)
 
 
 @contextlib.contextmanager
@@ -65,7 +121,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                event[key] = value
+                event[key] = scrub(value) if isinstance(value, str) else value
         if record.exc_info:
             event["exception"] = scrub(self.formatException(record.exc_info))
         return json.dumps(event, default=str)
@@ -110,6 +166,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_medgen", False):
             root.removeHandler(handler)
+    _FORMAT[:] = [fmt]
     handler = _StderrHandler()
     handler._medgen = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

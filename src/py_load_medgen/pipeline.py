@@ -7,22 +7,28 @@ previous release untouched.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from py_load_medgen import events, logs
-from py_load_medgen.errors import MedgenError, NotLoadedError, UsageError
-from py_load_medgen.load import changes, metadata, publish
+from py_load_medgen import events, guards, kept, logs, report
+from py_load_medgen import publish as publishing
+from py_load_medgen.answers.publish import publish as publish_answers
+from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
+from py_load_medgen.compare.report import ChangeCollector
+from py_load_medgen.errors import InputError, MedgenError, NotLoadedError, UsageError
+from py_load_medgen.load import capture, changes
 from py_load_medgen.load.base import Loader
 from py_load_medgen.load.metadata import FileRow, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
-from py_load_medgen.release.files import FILES, FileSpec, spec_for_file
+from py_load_medgen.release.files import FileSpec, select_specs
 from py_load_medgen.source.base import Source, SourceFile, release_time
 from py_load_medgen.version import __version__
 
@@ -34,6 +40,8 @@ Strategy = Literal["swap", "truncate"]
 """swap: build new tables and swap them in; truncate: refill the tables in place."""
 MODES: tuple[Mode, ...] = get_args(Mode)
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+COMPARE_OPTIONS = CompareOptions()
+"""How far a delta's file comparison goes before a table falls back to the database."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,36 @@ class LoadOptions:
     max_bad_rows: int = 100
     strict_schema: bool = False
     rejects_dir: Path = field(default_factory=lambda: Path("rejects"))
+    keep_files: bool = True
+    """Keep the loaded files for the next delta's file comparison (see kept.py)."""
+    kept_dir: Path | None = None
+    """Where kept files go; None: ``MEDGEN_KEPT_DIR`` or the user data directory."""
+    unlogged: bool = False
+    """PostgreSQL: build the tables UNLOGGED (faster to write, emptied by a crash, never
+    replicated); by default they are ordinary, durable tables."""
+    allow_shrink: bool = False
+    """Publish even when a table would keep less than ``shrink_limit`` of its loaded rows."""
+    shrink_limit: float = 0.5
+    allow_older: bool = False
+    """Load a release older than the one loaded (a deliberate rollback)."""
+
+    def __post_init__(self) -> None:
+        # The API's front door: a typo like mode="Delta" must not quietly run a full load.
+        _check_choice("mode", self.mode, MODES)
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        if not 0 <= self.shrink_limit <= 1:
+            raise UsageError(
+                f"shrink_limit must be a fraction from 0 to 1, not {self.shrink_limit!r}"
+            )
+        if self.max_bad_rows < 0:
+            raise UsageError(f"max_bad_rows must be 0 or more, not {self.max_bad_rows!r}")
+
+
+def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise UsageError(
+            f"unknown {name} {value!r}; allowed: {', '.join(repr(a) for a in allowed)}"
+        )
 
 
 @dataclass
@@ -127,21 +165,6 @@ Progress = Callable[[str, str, int], None]
 """Called as (table, event, amount): 'bytes' read from a file, 'rows' loaded."""
 
 
-def select_specs(names: Sequence[str]) -> list[FileSpec]:
-    """The specs for ``--files`` (served file names or table names); all when empty."""
-    if not names:
-        return list(FILES)
-    chosen: list[FileSpec] = []
-    for name in names:
-        spec = spec_for_file(name) or next((s for s in FILES if s.table == name), None)
-        if spec is None:
-            known = ", ".join(s.name for s in FILES)
-            raise UsageError(f"unknown file {name!r} in --files; known files: {known}")
-        if spec not in chosen:
-            chosen.append(spec)
-    return chosen
-
-
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
 
@@ -209,10 +232,9 @@ def _table_load(file: SourceFile, encoded: EncodedFile, started: float, loaded: 
 
 def run_full(source: Source, loader: Loader, options: LoadOptions) -> RunResult:
     """Stage every selected file, index it, then publish all tables in one transaction."""
-    if options.strategy not in STRATEGIES:
-        raise UsageError(f"unknown --strategy {options.strategy!r}; use swap or truncate")
     specs = select_specs(options.files)
     run = RunRecord(new_run_id(), "full", options.strategy, __version__, source.describe())
+    loader.unlogged = options.unlogged
     return _with_run(loader, run, lambda: _full(source, loader, options, run, specs))
 
 
@@ -220,16 +242,15 @@ def _with_run(loader: Loader, run: RunRecord, body: Callable[[], list[TableLoad]
     logs.RUN_ID.set(run.run_id)
     loader.acquire_lock(run.run_id)
     try:
-        publish.ensure_schema(loader)
-        metadata.ensure(loader)
-        metadata.mark_abandoned_runs(loader, run.run_id)
+        loader.ensure_metadata()
+        loader.mark_abandoned_runs(run.run_id)
         for table in emptied_tables(loader):
             log.warning(
                 "table %s is empty although run metadata says it was loaded: PostgreSQL resets "
                 "unlogged tables after a server crash; a full load restores it",
                 table,
             )
-        metadata.record_start(loader, run)
+        loader.record_start(run)
         try:
             loads = body()
         except BaseException as exc:
@@ -278,19 +299,19 @@ def emptied_tables(loader: Loader) -> list[str]:
         # LIMIT 1 rather than count(*): the answer must not cost a scan of 48 M rows.
         return not loader.query(f"SELECT 1 FROM {qname(loader.schema, table)} LIMIT 1")
 
-    state = metadata.loaded_state(loader)
+    state = loader.loaded_state()
     present = loader.tables_present(list(state))
     return [
         table
         for table, record in state.items()
-        if (record.rows_loaded or 0) > 0 and table in present and empty(table)
+        if (record.get("rows_loaded") or 0) > 0 and table in present and empty(table)
     ]
 
 
 def _record_failure(loader: Loader, run: RunRecord, message: str) -> None:
     try:
-        publish.drop_staging(loader)
-        metadata.record_failure(loader, run, message)
+        loader.cleanup()
+        loader.record_failure(run, message)
     except Exception:  # the original error matters more than a failure to record it
         log.exception("could not record the failure of run %s", run.run_id)
 
@@ -299,16 +320,131 @@ def _full(
     source: Source, loader: Loader, options: LoadOptions, run: RunRecord, specs: list[FileSpec]
 ) -> list[TableLoad]:
     files = fetch(source, specs, run)
-    publish.prepare_staging(loader)
+    state = loader.loaded_state()
+    guards.check_older(files, state, allow=options.allow_older)
+    loader.prepare_staging(specs)
     events.emit("staging_ready", run_id=run.run_id)
-    loads = [stage_file(loader, file, options, run.run_id) for file in files]
+    loads = stage_all(loader, files, options, run.run_id)
+    guards.check_shrink(loads, state, limit=options.shrink_limit, allow=options.allow_shrink)
     with logs.phase("publish"):
-        with loader.transaction():
-            publish.apply_changes(loader, [f.spec for f in files], strategy=options.strategy)
-            metadata.record_success(loader, run, loads)
-            events.emit("publish_commit", run_id=run.run_id)
+        _publish_full(loader, run, files, loads, options.strategy)
         events.emit("published", run_id=run.run_id)
+    keep_loaded(loader, options, files)
     return loads
+
+
+def kept_files(loader: Loader, options: LoadOptions) -> kept.KeptFiles | None:
+    """The kept files of this database and schema; None when keeping is off."""
+    if not options.keep_files:
+        return None
+    return kept.KeptFiles(kept.root_for(loader.describe(), options.schema, options.kept_dir))
+
+
+def keep_loaded(loader: Loader, options: LoadOptions, files: Sequence[SourceFile]) -> None:
+    """After a published load: keep its files for the next delta's comparison."""
+    store = kept_files(loader, options)
+    if store is not None:
+        store.keep_all((f.spec.table, f.sha256, f.path, f.name) for f in files)
+
+
+def _publish_full(
+    loader: Loader,
+    run: RunRecord,
+    files: Sequence[SourceFile],
+    loads: list[TableLoad],
+    strategy: str,
+) -> None:
+    """Publish every staged table in one transaction whose locks are all taken first.
+
+    A swap needs each table to itself for a moment; readers that keep locking the tables in
+    different orders can deny it that for good. After SWAP_PATIENCE the tables are refilled
+    in place instead, which takes only the locks row changes take, so no reader is in the way.
+    """
+    tables = [f.spec.table for f in files]
+    unkeyed = [f.spec.table for f, t in zip(files, loads, strict=True) if _unkeyed(f.spec, t)]
+
+    def attempt(how: str, patience: float) -> None:
+        replaced, changed = tables, []
+        if how == "truncate":
+            # Refilled in place, a table needs only the lock its rows' changes take; one
+            # created or stripped of its unique key needs the swap's.
+            present = loader.tables_present(tables)
+            replaced = [t for t in tables if t not in present or t in unkeyed]
+            changed = [t for t in tables if t not in replaced]
+
+        def publish_all() -> None:
+            loader.apply_changes([f.spec for f in files], strategy=how, unkeyed=unkeyed)
+            publish_answers(loader)
+            loader.record_success(run, loads)
+            events.emit("publish_commit", run_id=run.run_id)
+
+        publishing.publish(
+            loader,
+            run,
+            publish_all,
+            replaced=replaced,
+            changed=changed,
+            give_up_after=patience,
+            waited_before=time.monotonic() - started,
+        )
+
+    started = time.monotonic()
+    if strategy != "swap":
+        attempt(strategy, publishing.GIVE_UP_AFTER)
+        return
+    try:
+        attempt("swap", publishing.SWAP_PATIENCE)
+    except publishing.LocksBusyError:
+        log.warning(
+            "readers kept the tables locked for %.0fs: refilling them in place instead of "
+            "swapping",
+            time.monotonic() - started,
+        )
+        attempt("truncate", publishing.GIVE_UP_AFTER)
+
+
+def _unkeyed(spec: FileSpec, load: TableLoad) -> bool:
+    """Whether this release repeats the table's natural key."""
+    return bool(spec.natural_key) and load.match_key is None
+
+
+def stage_all(
+    loader: Loader, files: Sequence[SourceFile], options: LoadOptions, run_id: str
+) -> list[TableLoad]:
+    """Stage every file; where the backend offers a second connection, each table is indexed
+    and analyzed there while the next file is copied.
+
+    The staging tables are committed, so the second connection sees them; production is not
+    touched until publishing, and on any failure the second connection's work is cancelled
+    and waited for before the caller drops the staging tables.
+    """
+    helper = loader.helper() if len(files) > 1 else None
+    if helper is None:
+        return [stage_file(loader, file, options, run_id) for file in files]
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medgen-index")
+    pending: dict[str, Future[TableLoad]] = {}
+    try:
+        # Biggest first: its indexes, the longest to build, are built while the rest copy.
+        for file in sorted(files, key=lambda f: -(f.size or 0)):
+            staged = copy_file(loader, file, options, run_id)
+            # Announced here, in the main thread, which signals interrupt and faults stop.
+            events.emit("indexing", table=file.spec.table)
+            context = contextvars.copy_context()
+            pending[file.spec.table] = pool.submit(
+                context.run, finish_file, helper, staged, options, run_id, announce=False
+            )
+            for done in pending.values():
+                if done.done():
+                    done.result()  # an index build that failed fails the run now
+        return [pending[file.spec.table].result() for file in files]
+    except BaseException:
+        for waiting in pending.values():
+            waiting.cancel()
+        helper.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        helper.close()
 
 
 def fetch(source: Source, specs: Sequence[FileSpec], run: RunRecord) -> list[SourceFile]:
@@ -322,6 +458,17 @@ def fetch(source: Source, specs: Sequence[FileSpec], run: RunRecord) -> list[Sou
     return files
 
 
+@dataclass
+class Staged:
+    """One file copied into its staging table, not yet indexed."""
+
+    file: SourceFile
+    encoded: EncodedFile
+    started: float
+    loaded: int
+    copy_seconds: float
+
+
 def stage_file(
     loader: Loader,
     file: SourceFile,
@@ -331,16 +478,48 @@ def stage_file(
     full_indexes: bool = True,
 ) -> TableLoad:
     """COPY one file into its staging table, then index and analyze it."""
+    staged = copy_file(loader, file, options, run_id)
+    return finish_file(loader, staged, options, run_id, full_indexes=full_indexes)
+
+
+def copy_file(loader: Loader, file: SourceFile, options: LoadOptions, run_id: str) -> Staged:
     started = time.perf_counter()
     events.emit("file_started", table=file.spec.table, file=file.name, size=file.size)
     with logs.phase("stage"):
         encoded = encode(file, options, run_id)
-        publish.create_staging(loader, file.spec, encoded)
+        loader.create_staging(file.spec, encoded)
         loaded = loader.bulk_load(file.spec, encoded)
         copy_seconds = time.perf_counter() - started
+    if loaded <= 0:
+        # The parser refuses such a file already; a backend that drops rows must not
+        # empty a table either.
+        raise InputError(
+            "no row of the file reached the database; refusing to replace the table with an "
+            "empty one",
+            file=file.name,
+        )
+    return Staged(file, encoded, started, loaded, copy_seconds)
+
+
+def finish_file(
+    loader: Loader,
+    staged: Staged,
+    options: LoadOptions,
+    run_id: str,
+    *,
+    full_indexes: bool = True,
+    announce: bool = True,
+) -> TableLoad:
+    """Index and analyze one staged table (perhaps on a second connection)."""
+    file, encoded, started, loaded = staged.file, staged.encoded, staged.started, staged.loaded
+    copy_seconds = staged.copy_seconds
     with logs.phase("index"):
-        events.emit("indexing", table=file.spec.table)
-        key = publish.finish_staging(loader, file.spec, encoded, for_delta=not full_indexes)
+        if announce:
+            events.emit("indexing", table=file.spec.table)
+        if full_indexes:
+            key = loader.finish_staging(file.spec, encoded)
+        else:
+            key = loader.finish_delta_staging(file.spec, encoded)
     load = _table_load(file, encoded, started, loaded)
     load.match_key = key
     events.emit("file_done", table=file.spec.table, rows=loaded, seconds=load.duration)
@@ -380,13 +559,14 @@ def run_delta(source: Source, loader: Loader, options: LoadOptions) -> RunResult
     and nothing is applied or recorded.
     """
     specs = select_specs(options.files)
-    state = metadata.loaded_state(loader)
+    state = loader.loaded_state()
     if not state:
         raise NotLoadedError(
             f"no release is loaded in schema {options.schema!r} of {loader.describe()}",
             hint="run a full load first: py-load-medgen load --mode full",
         )
     run = RunRecord(new_run_id(), "delta", None, __version__, source.describe())
+    loader.unlogged = options.unlogged
     if options.dry_run:
         logs.RUN_ID.set(run.run_id)
         loader.acquire_lock(run.run_id)
@@ -415,22 +595,28 @@ def _delta(
             hint="run a full load: py-load-medgen load --mode full",
         )
     files = fetch(source, specs, run)
+    guards.check_older(files, state, allow=options.allow_older)
     loader.prepare_delta()
-    publish.prepare_staging(loader)
+    loader.prepare_staging(specs)
+    store = kept_files(loader, options)
     loads: list[TableLoad] = []
-    plans: list[tuple[FileSpec, changes.ChangePlan | None]] = []
-    """Per staged table, its change capture; None for a table new to the schema."""
+    collector = ChangeCollector()
+    plans: list[tuple[FileSpec, tuple[str, ...] | None, str]] = []
+    """Per changed table: its spec, the key it is matched on, and how its changes were
+    staged: 'new' (a table new to the schema), 'file' (a change set) or 'database'."""
+    captured: dict[str, capture.ChangePlan] = {}
+    """The change plan of each table compared in the database, by table."""
     present = loader.tables_present([f.spec.table for f in files])
     try:
         for file in files:
             previous = state.get(file.spec.table)
             exists = file.spec.table in present
-            if exists and previous is not None and previous.sha256 == file.sha256:
+            if exists and previous is not None and previous.get("sha256") == file.sha256:
                 loads.append(_unchanged(file, previous))
                 log.info("%s: identical to the loaded file; skipped", file.name)
                 continue
-            load = stage_file(loader, file, options, run.run_id, full_indexes=not exists)
             if not exists:
+                load = stage_file(loader, file, options, run.run_id, full_indexes=True)
                 # A table new to this schema is published whole, as a full load would.
                 load.inserted, load.updated, load.deleted, load.unchanged = (
                     load.rows_loaded,
@@ -438,50 +624,222 @@ def _delta(
                     0,
                     0,
                 )
-                plans.append((file.spec, None))
-            else:
-                key = load.match_key
-                recorded = previous.match_key if previous else None
-                if key and recorded != ",".join(key):
-                    key = None  # production never proved this key unique: compare whole rows
-                with logs.phase("compare"):
-                    change = changes.plan(loader, file.spec, key, load.rows_loaded)
-                    counts = changes.count(loader, change, load.rows_loaded)
-                load.match_key = key
-                load.inserted, load.updated = counts["inserted"], counts["updated"]
-                load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
-                plans.append((file.spec, change))
-                log.info(
-                    "%s: %d inserted, %d updated, %d deleted, %d unchanged (matched on %s)",
-                    file.spec.table,
-                    load.inserted,
-                    load.updated,
-                    load.deleted,
-                    load.unchanged,
-                    ", ".join(key) if key else "whole rows",
-                    extra={"table": file.spec.table, **counts},
-                )
+                plans.append((file.spec, load.match_key, "new"))
+                loads.append(load)
+                continue
+            change, reason = (
+                capture_changes(file, previous, store, options)
+                if previous is not None
+                else (None, "no earlier load of this table is recorded")
+            )
+            staged = None
+            if change is not None:
+                with change:
+                    collector.collect(change)
+                    staged, reason = stage_change_set(
+                        loader, file, change, previous or {}, options, run
+                    )
+                if staged is None:
+                    changes.discard(loader, file.spec)
+            if staged is not None:
+                loads.append(staged)
+                plans.append((file.spec, staged.match_key, "file"))
+                continue
+            log.info(
+                "%s: compared in the database: %s",
+                file.spec.table,
+                reason,
+                extra={"table": file.spec.table, "compare": "database", "reason": reason},
+            )
+            load, captured[file.spec.table] = _compare_in_database(
+                loader, file, options, run, previous or {}
+            )
+            load.compare_method, load.compare_note = "database", reason
             loads.append(load)
+            plans.append((file.spec, load.match_key, "database"))
         if options.dry_run:
             return loads
+        guards.check_shrink(loads, state, limit=options.shrink_limit, allow=options.allow_shrink)
         with logs.phase("apply"):
-            with loader.transaction():
-                for spec, planned in plans:
-                    events.emit("delta_apply", table=spec.table)
-                    if planned is None:
-                        loader.swap([spec])
-                    else:
-                        changes.apply(loader, planned)
-                metadata.record_success(loader, run, loads)
-                events.emit("publish_commit", run_id=run.run_id)
+            _publish_delta(loader, run, loads, plans, captured, collector)
             events.emit("published", run_id=run.run_id)
+        keep_loaded(loader, options, files)
         return loads
     finally:
-        for _spec, planned in plans:
-            if planned is not None:
-                changes.discard(loader, planned)
+        for spec, _key, how in plans:
+            if how == "file":
+                changes.discard(loader, spec)
+            elif how == "database" and spec.table in captured:
+                loader.discard_delta(captured[spec.table])
         if options.dry_run:
-            publish.drop_staging(loader)
+            loader.cleanup()
+
+
+def capture_changes(
+    file: SourceFile,
+    previous: FileRow | dict[str, Any],
+    store: kept.KeptFiles | None,
+    options: LoadOptions,
+) -> tuple[ChangeSet | None, str]:
+    """The compare stage of one table: its change set from the kept previous file, or None
+    and the reason the table must be compared in the database instead."""
+    table = file.spec.table
+    if options.raw_records:
+        return None, "--raw-records keeps every source line, which only a whole file stages"
+    if store is None:
+        return None, "keeping files is off (--no-keep-files)"
+    old, why = store.find(table, previous.get("sha256"), previous.get("file_name") or file.name)
+    if old is None:
+        return None, why
+    with logs.phase("compare"):
+        change = compare_files(
+            file.spec,
+            old,
+            file.path,
+            old_name=previous.get("file_name") or file.name,
+            new_name=file.name,
+            options=COMPARE_OPTIONS,
+            on_read=events.bytes_reader(table),
+        )
+    if not change.compared:
+        return None, change.reason or "the files could not be compared"
+    log.info(
+        "%s: compared with the kept file in %.2fs: %d row(s) deleted, %d inserted",
+        table,
+        change.seconds,
+        change.deleted_count,
+        change.inserted_count,
+        extra={
+            "table": table,
+            "compare": "file",
+            "seconds": round(change.seconds, 3),
+            "deleted_rows": change.deleted_count,
+            "inserted_rows": change.inserted_count,
+        },
+    )
+    return change, ""
+
+
+def stage_change_set(
+    loader: Loader,
+    file: SourceFile,
+    change: ChangeSet,
+    previous: FileRow | dict[str, Any],
+    options: LoadOptions,
+    run: RunRecord,
+) -> tuple[TableLoad | None, str]:
+    """Stage only the changed rows of one table and count its changes.
+
+    Returns (None, why) when the change set cannot be applied as is (the inserted rows would
+    break the key production was proven unique on): the table is then compared in the
+    database, which decides how to match it.
+    """
+    if change.deleted is None or change.inserted is None:
+        return None, change.reason or "the files were not compared"
+    spec = file.spec
+    started = time.perf_counter()
+    events.emit("file_started", table=spec.table, file=file.name, size=file.size)
+    with logs.phase("stage"):
+        loaded, rejected = changes.stage(
+            loader,
+            spec,
+            {"deleted": change.deleted, "inserted": change.inserted},
+            max_bad_rows=options.max_bad_rows,
+            rejects=RejectSink(options.rejects_dir / run.run_id),
+        )
+    recorded = previous.get("match_key")
+    key = tuple(recorded.split(",")) if recorded else None
+    if key and not changes.key_stays_unique(loader, spec, key):
+        return None, f"the new rows repeat keys ({', '.join(key)}): matching must be decided anew"
+    with logs.phase("compare"):
+        counts = changes.count(loader, spec, key)
+    before = int(previous.get("rows_loaded") or 0)
+    rows = before + loaded["inserted"] - loaded["deleted"]
+    load = TableLoad(
+        table=spec.table,
+        file=file,
+        rows_read=change.new_rows or 0,
+        rows_loaded=rows,
+        rows_rejected=rejected,
+        inserted=counts["inserted"],
+        updated=counts["updated"],
+        deleted=counts["deleted"],
+        unchanged=rows - counts["inserted"] - counts["updated"],
+        match_key=key,
+        duration=time.perf_counter() - started + change.seconds,
+        compare_method="file",
+    )
+    events.emit("file_done", table=spec.table, rows=rows, seconds=load.duration)
+    _log_counts(load, key, counts)
+    return load, ""
+
+
+def _compare_in_database(
+    loader: Loader,
+    file: SourceFile,
+    options: LoadOptions,
+    run: RunRecord,
+    previous: FileRow | dict[str, Any],
+) -> tuple[TableLoad, capture.ChangePlan]:
+    """Stage the whole new file and compare it with production in SQL (the fallback);
+    the plan it returns is what applies (or discards) the changes it counted."""
+    load = stage_file(loader, file, options, run.run_id, full_indexes=False)
+    key = load.match_key
+    recorded = previous.get("match_key")
+    if key and recorded != ",".join(key):
+        key = None  # production never proved this key unique: compare whole rows
+    with logs.phase("compare"):
+        change = capture.plan(loader, file.spec, key, load.rows_loaded)
+        counts = capture.count(loader, change, load.rows_loaded)
+    load.match_key = key
+    load.inserted, load.updated = counts["inserted"], counts["updated"]
+    load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
+    _log_counts(load, key, counts)
+    return load, change
+
+
+def _log_counts(load: TableLoad, key: tuple[str, ...] | None, counts: dict[str, int]) -> None:
+    log.info(
+        "%s: %d inserted, %d updated, %d deleted, %d unchanged (matched on %s)",
+        load.table,
+        load.inserted,
+        load.updated,
+        load.deleted,
+        load.unchanged,
+        ", ".join(key) if key else "whole rows",
+        extra={"table": load.table, **counts},
+    )
+
+
+def _publish_delta(
+    loader: Loader,
+    run: RunRecord,
+    loads: list[TableLoad],
+    plans: Sequence[tuple[FileSpec, tuple[str, ...] | None, str]],
+    captured: dict[str, capture.ChangePlan],
+    collector: ChangeCollector,
+) -> None:
+    """Apply every table's changes and record the run, in one transaction whose locks are
+    all taken first (see ``publish``): rows change in place, so readers are not in the way;
+    a new table swapped in, or a key made non-unique, needs the table to itself."""
+    replaced = [s.table for s, key, how in plans if how == "new" or (key is None and s.natural_key)]
+    changed = [s.table for s, _key, _how in plans if s.table not in replaced]
+
+    def apply_all() -> None:
+        for spec, key, how in plans:
+            events.emit("delta_apply", table=spec.table)
+            if how == "new":
+                loader.swap([spec])
+            elif how == "file":
+                changes.apply(loader, spec, key)
+            else:
+                loader.apply_delta(captured[spec.table])
+        report.store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
+        publish_answers(loader, changed=[spec.table for spec, _key, _how in plans])
+        loader.record_success(run, loads)
+        events.emit("publish_commit", run_id=run.run_id)
+
+    publishing.publish(loader, run, apply_all, replaced=replaced, changed=changed)
 
 
 def _unchanged(file: SourceFile, previous: FileRow) -> TableLoad:

@@ -8,12 +8,14 @@ there. Each report is a dataclass with ``to_json()`` for ``--json`` and ``render
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from py_load_medgen.compare.report import ChangeReport
 from py_load_medgen.errors import NotLoadedError, UsageError
 from py_load_medgen.load import metadata, sql
 from py_load_medgen.load.base import Loader
@@ -141,15 +143,25 @@ class Status:
     running: RunRow | None = None
     failed_since: RunRow | None = None
     """The newest run, when it failed after the newest success."""
+    kept: dict[str, Any] | None = None
+    """Where the files kept for deltas are and what they cost (see kept.py); None: off."""
 
     @property
     def release_time(self) -> datetime | None:
-        times = [t.release_time for t in self.tables if t.release_time]
-        return max(times) if times else utc(self.run.get("release_time"))
+        """The release loaded last: that of the tables the newest load wrote (not the newest
+        build time, which a synthetic sample loaded before a real release would win)."""
+        loaded = [t for t in self.tables if t.release_time and t.loaded_at]
+        if not loaded:
+            return utc(self.run.get("release_time"))
+        newest = max(t.loaded_at for t in loaded if t.loaded_at)
+        return max(t.release_time for t in loaded if t.loaded_at == newest and t.release_time)
 
     @property
     def releases(self) -> list[datetime]:
-        return sorted({t.release_time for t in self.tables if t.release_time})
+        """One time per release the tables come from: files built within SAME_RELEASE of each
+        other are one release (a partial load picks files of one folder whose times differ
+        by minutes)."""
+        return releases_of([t.release_time for t in self.tables if t.release_time])
 
     @property
     def total_rows(self) -> int:
@@ -168,6 +180,7 @@ class Status:
             "tables": [t.to_json() for t in self.tables],
             "running": _run_brief(self.running),
             "failed_since": _run_brief(self.failed_since),
+            "kept_files": self.kept,
         }
 
     def render(self) -> str:
@@ -205,7 +218,40 @@ class Status:
         ]
         rows.append(["total", count(self.total_rows), "", "", ""])
         lines += ["", table_text(["table", "rows", "file", "release", "run"], rows, {1})]
+        if self.kept is not None:
+            lines += ["", kept_line(self.kept)]
         return "\n".join(lines)
+
+
+def kept_line(kept: dict[str, Any]) -> str:
+    """One line on the files kept for the next delta."""
+    mib = 1024 * 1024
+    return (
+        f"kept files for deltas: {kept['files']} in {kept['path']}, "
+        f"{kept['bytes'] / mib:,.1f} MiB of their own "
+        f"({kept['apparent_bytes'] / mib:,.1f} MiB counting hard links to the sources)"
+    )
+
+
+SAME_RELEASE = timedelta(hours=12)
+"""Files of one release are built within hours of each other; releases are days apart."""
+
+
+def releases_of(times: Sequence[datetime]) -> list[datetime]:
+    """The distinct releases among file build times: the newest time of each cluster of
+    times no more than SAME_RELEASE apart."""
+    clusters: list[datetime] = []
+    for moment in sorted(times):
+        if clusters and moment - clusters[-1] <= SAME_RELEASE:
+            clusters[-1] = moment
+        else:
+            clusters.append(moment)
+    return clusters
+
+
+def _file_time(record: FileRow) -> datetime | None:
+    """The build time of the file a table was loaded from, as a release is dated."""
+    return record.gzip_mtime or record.modified
 
 
 def _run_brief(run: RunRow | None) -> dict[str, Any] | None:
@@ -242,7 +288,9 @@ def status(loader: Loader) -> Status:
                 rows=loader.count_rows(name) if loader.table_exists(name) else None,
                 run_id=record.run_id,
                 mode=run.mode if run else "",
-                release_time=run.release_time if run else None,
+                # The table's own file, not its run's newest file: a run of several files
+                # is dated by the newest of them, which says nothing of this one.
+                release_time=_file_time(record) or (run.release_time if run else None),
                 loaded_at=run.finished_at if run else None,
             )
         )
@@ -483,3 +531,16 @@ def dictionary_json() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def store_change_report(loader: Loader, run_id: str, report: ChangeReport) -> None:
+    """Keep ``report`` with run ``run_id``; call it inside the transaction that publishes the
+    run's changes, so the report commits with them or not at all."""
+    loader.record_changes(run_id, json.dumps(report.to_json(), sort_keys=True))
+
+
+def stored_change_report(loader: Loader, run_id: str) -> ChangeReport | None:
+    """The change report kept with a run; None when the run kept none (a full load, a run
+    of an older version of the tool, or an unknown run)."""
+    text = loader.run_changes(run_id)
+    return ChangeReport.from_json(json.loads(text)) if text else None

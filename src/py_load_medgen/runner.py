@@ -130,13 +130,21 @@ def summary(result: RunResult) -> dict[str, Any]:
     return result.to_json()
 
 
+def dictionary_markdown() -> str:
+    """The data dictionary: the tables (from the release spec), then the answers' views."""
+    from py_load_medgen.answers.views import views_markdown
+    from py_load_medgen.release.schema import data_dictionary_markdown
+
+    return data_dictionary_markdown() + "\n\n" + views_markdown()
+
+
 def schema_text(db_uri: str, schema: str, dictionary: bool) -> str:
     from py_load_medgen.load import sql
     from py_load_medgen.release.files import FILES
-    from py_load_medgen.release.schema import data_dictionary_markdown, indexes
+    from py_load_medgen.release.schema import indexes
 
     if dictionary:
-        return data_dictionary_markdown()
+        return dictionary_markdown()
     dialect = sql.DUCKDB if scheme_of(db_uri) == "duckdb" else sql.POSTGRES
     statements = [f"CREATE SCHEMA IF NOT EXISTS {sql.ident(schema)}"]
     for spec in FILES:

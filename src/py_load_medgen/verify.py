@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from py_load_medgen import events, logs
+from py_load_medgen import events, kept, logs
+from py_load_medgen.compare.content import ContentDiff, compare_content
 from py_load_medgen.errors import NotLoadedError, VerifyMismatchError
 from py_load_medgen.load import metadata
 from py_load_medgen.load.base import Loader
@@ -40,6 +41,12 @@ class TableCheck:
     same_file: bool | None = None
     """Whether the source file is byte for byte the one loaded (by sha256)."""
     problems: list[str] = field(default_factory=list)
+    content: ContentDiff | None = None
+    """The rows compared with the file's, as multisets; None when not compared."""
+    content_file: str | None = None
+    """The file the rows were compared with (a kept file or the source's)."""
+    content_note: str | None = None
+    """Why the rows were not compared (--quick, or no file of the loaded release)."""
 
     @property
     def ok(self) -> bool:
@@ -56,6 +63,17 @@ class TableCheck:
             "source_rows": self.source_rows,
             "same_file": self.same_file,
             "problems": self.problems,
+            "content": None
+            if self.content is None
+            else {
+                "file": self.content_file,
+                "rows_differing": self.content.differing,
+                "rows_missing": self.content.rows_missing,
+                "rows_extra": self.content.rows_extra,
+                "exact": self.content.exact,
+                "examples": self.content.examples,
+            },
+            "content_note": self.content_note,
         }
 
 
@@ -104,6 +122,12 @@ class Verification:
         ]
         for t in self.tables:
             lines += [f"{t.table}: {p}" for p in t.problems]
+            if t.content is not None:
+                for example in t.content.examples:
+                    values = "|".join("" if v is None else str(v) for v in example["row"].values())
+                    lines.append(f"{t.table}:   {example['side']}: {values}")
+            if t.content_note:
+                lines.append(f"{t.table}: rows not compared: {t.content_note}")
             if t.same_file is False and t.ok:
                 lines.append(
                     f"{t.table}: note: {t.source_file} is not the file loaded (sha256 differs), "
@@ -167,9 +191,18 @@ def _int(value: Any) -> int | None:
 
 
 def verify(
-    loader: Loader, source: Source | None = None, tables: Sequence[FileSpec] = ()
+    loader: Loader,
+    source: Source | None = None,
+    tables: Sequence[FileSpec] = (),
+    *,
+    quick: bool = False,
+    kept_files: kept.KeptFiles | None = None,
 ) -> Verification:
-    """Recount the loaded tables (all, or ``tables``) and compare; never raises on a mismatch."""
+    """Recount the loaded tables (all, or ``tables``) and compare; never raises on a mismatch.
+
+    Unless ``quick``, every table's rows are also compared with the rows of its file as
+    multisets: the source's file, or else the kept file of the loaded release.
+    """
     expected = expected_counts(loader)
     if tables:
         expected = {t.table: expected[t.table] for t in tables if t.table in expected}
@@ -198,7 +231,25 @@ def verify(
             )
         checks.append(check)
     if source is not None:
-        _compare_with_source(source, specs, checks, expected)
+        _compare_with_source(source, specs, checks, expected, quick=quick, loader=loader)
+    elif quick:
+        for check in checks:
+            check.content_note = "--quick counts rows only"
+    else:
+        for spec, check in zip(specs, checks, strict=True):
+            record = expected[spec.table][2]
+            if check.rows is None:
+                continue
+            if kept_files is None:
+                check.content_note = "no --source, and keeping files is off"
+                continue
+            path, why = kept_files.find(
+                spec.table, record.get("sha256"), record.get("file_name") or spec.name
+            )
+            if path is None:
+                check.content_note = f"{why}; give --source"
+                continue
+            _compare_rows(loader, spec, check, path, record.get("file_name") or spec.name)
     return Verification(
         loader.describe(), loader.schema, source.describe() if source else None, checks
     )
@@ -209,19 +260,49 @@ def _compare_with_source(
     specs: Sequence[FileSpec],
     checks: Sequence[TableCheck],
     expected: dict[str, tuple[int | None, str, FileRow]],
+    *,
+    quick: bool = True,
+    loader: Loader | None = None,
 ) -> None:
     with logs.phase("fetch"):
         files = source.fetch(specs)
     for file, check in zip(files, checks, strict=True):
         check.source_file = file.name
-        with logs.phase("count"):
-            check.source_rows = count_source_rows(file.path, file.spec, file.name)
         recorded_sha = expected[file.spec.table][2].sha256
         check.same_file = recorded_sha == file.sha256 if recorded_sha else None
+        if not quick and loader is not None and check.rows is not None:
+            _compare_rows(loader, file.spec, check, file.path, file.name)
+            check.source_rows = check.content.file_rows if check.content else None
+            continue
+        with logs.phase("count"):
+            check.source_rows = count_source_rows(file.path, file.spec, file.name)
+        if quick:
+            check.content_note = "--quick counts rows only"
         if check.rows is not None and check.rows != check.source_rows:
             check.problems.append(
                 f"{check.rows:,} rows in the table, {check.source_rows:,} in {file.name}"
             )
+
+
+def _compare_rows(loader: Loader, spec: FileSpec, check: TableCheck, path: Path, name: str) -> None:
+    """Compare the table's rows with the file's as multisets; a difference is a problem."""
+    from py_load_medgen.load._arrow import ArrowBlocks
+    from py_load_medgen.load.export import table_batches
+
+    def file_batches() -> Any:
+        encoded = EncodedFile(path, spec, name=name, max_bad_rows=sys.maxsize, rejects=None)
+        return ArrowBlocks(encoded).tables()
+
+    started = time.perf_counter()
+    events.emit("file_started", table=spec.table, file=name, size=path.stat().st_size)
+    with logs.phase("compare"):
+        diff = compare_content(spec, lambda: table_batches(loader, spec), file_batches)
+    events.emit(
+        "file_done", table=spec.table, rows=diff.file_rows, seconds=time.perf_counter() - started
+    )
+    check.content, check.content_file = diff, name
+    if not diff.ok:
+        check.problems.append(diff.describe())
 
 
 def count_source_rows(path: Path, spec: FileSpec, name: str) -> int:

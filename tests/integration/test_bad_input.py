@@ -4,6 +4,7 @@ names the file (and line and column where they apply), and leaves production unt
 from __future__ import annotations
 
 import gzip
+import os
 import tomllib
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def test_bad_input_fails_cleanly(
     good = tmp_path / "good"
     good.mkdir()
     (good / "NAMES.RRF.gz").write_bytes(
-        gzip.compress(b"#CUI|name|source|SUPPRESS|\nC0000001|Previous release|GTR|N|\n")
+        gzip.compress(b"#CUI|name|source|SUPPRESS|\nC0000001|Previous release|GTR|N|\n", mtime=1)
     )
+    os.utime(good / "NAMES.RRF.gz", (1, 1))  # built before the corpus: not a step back in time
     common = ["--db-uri", db_uri, "--rejects-dir", str(tmp_path / "rejects")]
     assert run_cli("load", "--source", str(good), "--files", "NAMES.RRF.gz", *common) == 0
     (served,) = list((CORPUS / case).iterdir())
@@ -65,7 +67,7 @@ def test_bad_input_fails_cleanly(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'medgen' "
         "ORDER BY table_name",
     )
-    assert tables == [("concepts",), ("etl_run_files",), ("etl_runs",)]
+    assert tables == [("concepts",), ("etl_run_changes",), ("etl_run_files",), ("etl_runs",)]
     assert query(db_uri, 'SELECT status FROM "medgen"."etl_runs" ORDER BY started_at') == [
         ("succeeded",),
         ("failed",),

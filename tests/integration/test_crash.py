@@ -25,6 +25,8 @@ from tests import fault_launcher
 from tests.conftest import create_database, drop_database
 from tests.helpers import query
 
+pytestmark = pytest.mark.slow  # real processes killed at each point: minutes, not seconds
+
 FILES = "NAMES.RRF.gz,MGREL.RRF.gz,MGDEF.RRF.gz"
 TABLES = ("concepts", "relationships", "definitions")
 

@@ -94,7 +94,8 @@ def test_duckdb_compares_big_tables_a_range_at_a_time_exactly(
     monkeypatch.setattr(backend.DuckDBLoader, "_slices_of", spy)
     r1, r2, expected = two_releases
     assert load(r1, duckdb_uri) == 0
-    assert load(r2, duckdb_uri, "--mode", "delta") == 0
+    # Without kept files the delta compares in the database, which is what this tests.
+    assert load(r2, duckdb_uri, "--mode", "delta", "--no-keep-files") == 0
     assert len(sliced["pubmed_links"]) > 20 and len(sliced["source_links"]) > 1, sliced
     assert "IS NULL" in sliced["source_links"][0] and "'" in sliced["source_links"][1]
     assert_mirrors(duckdb_uri, r2, [s.table for s in FILES])
@@ -172,6 +173,7 @@ def _keyed_counts(old: Path, new: Path, table: str, key: str) -> tuple[int, int,
     return inserted, updated, deleted, len(after) - inserted - updated
 
 
+@pytest.mark.slow
 def test_genuine_consecutive_builds(real_data: Path, db_uri: str, tmp_path: Path) -> None:
     builds = [real_data / "releases" / b for b in ("2021-08-11", "2021-08-18", "2022-05-11")]
     local = []
@@ -190,6 +192,12 @@ def test_genuine_consecutive_builds(real_data: Path, db_uri: str, tmp_path: Path
         assert counts["relationships"][:4] == rels
         if new.name == "2021-08-18":
             assert names == (10, 8, 1, 204_572 + 1)  # 19 of 204,591 rows changed
+        methods = query(
+            db_uri,
+            "SELECT DISTINCT f.compare_method FROM medgen.etl_run_files f JOIN medgen.etl_runs r "
+            "USING (run_id) WHERE r.started_at = (SELECT max(started_at) FROM medgen.etl_runs)",
+        )
+        assert methods == [("file",)]  # both tables from the kept files, none in the database
 
 
 def test_views_grants_and_indexes_survive_delta(

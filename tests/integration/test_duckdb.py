@@ -209,12 +209,57 @@ def test_views_and_user_indexes_survive_a_swap(tmp_path: Path, duckdb_uri: str) 
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]
     assert query(duckdb_uri, "SELECT n FROM reports.size") == [(15,)]
     assert query(duckdb_uri, 'SELECT count(*) FROM "medgen"."old_names"') == [(0,)]
-    assert load(names_release(tmp_path, "r3", 7, "old"), duckdb_uri, "--strategy", "truncate") == 0
-    assert query(duckdb_uri, "SELECT n FROM reports.size") == [(7,)]
-    assert query(duckdb_uri, 'SELECT count(*) FROM "medgen"."old_names"') == [(7,)]
+    assert load(names_release(tmp_path, "r3", 8, "old"), duckdb_uri, "--strategy", "truncate") == 0
+    assert query(duckdb_uri, "SELECT n FROM reports.size") == [(8,)]
+    assert query(duckdb_uri, 'SELECT count(*) FROM "medgen"."old_names"') == [(8,)]
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]
     assert load(names_release(tmp_path, "r4", 9, "new"), duckdb_uri) == 0
     assert query(duckdb_uri, indexes) == [("my_lower_name", "concepts")]
+
+
+def test_swap_is_invisible_to_concurrent_readers(tmp_path: Path, duckdb_uri: str) -> None:
+    old = names_release(tmp_path, "old", 20_000, "old")
+    new = names_release(tmp_path, "new", 30_000, "new")
+    assert load(old, duckdb_uri) == 0
+    stop = threading.Event()
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        # A reader in the same process shares the database instance with the load.
+        try:
+            loader = connected(duckdb_uri)
+            try:
+                while True:
+                    last = stop.is_set()  # one more read after the last load, however late
+                    total, new_rows = loader.query(
+                        "SELECT count(*), count(*) FILTER (WHERE preferred_name LIKE 'new%') "
+                        'FROM "medgen"."concepts"'
+                    )[0]
+                    seen.append((total, new_rows))
+                    started.set()
+                    if last:
+                        break
+            finally:
+                loader.close()
+        except BaseException as exc:
+            errors.append(exc)
+            started.set()
+
+    started = threading.Event()
+    thread = threading.Thread(target=reader)
+    thread.start()
+    started.wait(timeout=120)  # the reader reads before the first load, on any machine
+    try:
+        for _ in range(2):
+            assert load(new, duckdb_uri) == 0
+            assert load(old, duckdb_uri) == 0
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(seen) >= 2
+    assert set(seen) <= {(20_000, 0), (30_000, 30_000)}
 
 
 # -- the lock file ------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import threading
 from pathlib import Path
 
 import psycopg
@@ -11,6 +14,90 @@ from py_load_medgen.errors import ExitCode, LockedError
 from py_load_medgen.load.postgres import PostgresLoader
 from tests.helpers import load_release as load
 from tests.helpers import names_release, query
+
+
+def two_table_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
+    out = names_release(tmp_path, name, n, label)
+    rows = b"".join(
+        f"C{i:07d}|A{i}|SCUI|RO|C{i + 1:07d}|A{i + 1}|{label}|R{i:09d}|MSH|MSH|N|\n".encode()
+        for i in range(n)
+    )
+    header = b"#CUI1|AUI1|STYPE1|REL|CUI2|AUI2|RELA|RUI|SAB|SL|SUPPRESS|\n"
+    (out / "MGREL.RRF.gz").write_bytes(gzip.compress(header + rows))
+    return out
+
+
+def test_swaps_and_delta_applies_are_invisible_to_concurrent_readers(
+    tmp_path: Path, pg_uri: str
+) -> None:
+    """Readers loop over every table while full loads swap and deltas apply: each read sees
+    one whole release (all 'old' rows or all 'new' rows, never an empty or mixed table)."""
+    old = two_table_release(tmp_path, "old", 20_000, "old")
+    new = two_table_release(tmp_path, "new", 30_000, "new")
+    files = ("--files", "NAMES.RRF.gz,MGREL.RRF.gz")
+    assert load(old, pg_uri, *files) == 0
+    allowed = {
+        "concepts": {(20_000, 0), (30_000, 30_000)},
+        "relationships": {(20_000, 0), (30_000, 30_000)},
+    }
+    checks = {
+        "concepts": "SELECT count(*), count(*) FILTER (WHERE preferred_name LIKE 'new%') "
+        "FROM medgen.concepts",
+        "relationships": "SELECT count(*), count(*) FILTER (WHERE rela = 'new') "
+        "FROM medgen.relationships",
+    }
+    stop = threading.Event()
+    bad: list[tuple[str, tuple[int, int]]] = []
+    errors: list[BaseException] = []
+    queries = [0]
+
+    def reader() -> None:
+        try:
+            with psycopg.connect(pg_uri, autocommit=True) as conn:
+                first = True
+                while True:
+                    # The stop is read before the round: a round begun after it proves the
+                    # reader still read when the last load had finished.
+                    last = stop.is_set()
+                    for table, sql_text in checks.items():
+                        row = conn.execute(sql_text.encode()).fetchone()
+                        assert row is not None
+                        queries[0] += 1
+                        if (row[0], row[1]) not in allowed[table]:
+                            bad.append((table, (row[0], row[1])))
+                    if first:
+                        reading.wait(timeout=120)
+                        first = False
+                    if last:
+                        break
+        except BaseException as exc:
+            errors.append(exc)
+            reading.abort()
+
+    # Both readers have read once before the first load (the barrier), and once more after
+    # the last: however busy the machine, every load ran while they read.
+    reading = threading.Barrier(3)
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        reading.wait(timeout=120)
+    try:
+        for _ in range(2):
+            assert load(new, pg_uri, *files) == 0  # full load: swap
+            assert load(old, pg_uri, *files) == 0
+            assert load(new, pg_uri, *files, "--mode", "delta") == 0  # delta: apply in place
+            assert load(old, pg_uri, *files, "--mode", "delta") == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    print(
+        f"\nconcurrent reader queries: {queries[0]}, errors: {len(errors)}, bad reads: {len(bad)}"
+    )
+    assert not errors
+    assert not bad
+    assert queries[0] >= 2 * 2 * len(checks)
 
 
 def test_views_and_grants_survive_a_swap(tmp_path: Path, pg_uri: str) -> None:

@@ -16,7 +16,6 @@ import http.server
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +36,11 @@ class Fault:
     stall_after: int | None = None
     """Send this many bytes, then go silent for ``stall_seconds``."""
     stall_seconds: float = 5.0
+    """The longest a stall lasts; it ends sooner when the server shuts down (``released``)."""
+    stalled: threading.Event | None = None
+    """Set once the stall has begun: a test waits on it instead of guessing how long it takes."""
+    wait_for: threading.Event | None = None
+    """Answer only once this is set (or the server shuts down): orders requests between files."""
     ignore_range: bool = False
     """Answer 200 with the whole file even when a range was asked for."""
     replace_with: bytes | None = None
@@ -62,7 +66,10 @@ class FileServer:
         self.redirects: dict[str, str] = {}
         self.in_flight = 0
         self.max_in_flight = 0
-        self.delay = 0.0
+        self.gate: threading.Barrier | None = None
+        """GETs of files wait here: a Barrier(n) proves n requests are in flight at once."""
+        self.released = threading.Event()
+        """Set when the server shuts down: every stall and wait ends then."""
         self._lock = threading.Lock()
 
     def fault(self, name: str, *faults: Fault) -> None:
@@ -92,8 +99,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            if state.delay:
-                time.sleep(state.delay)
+            if state.gate is not None and not self.path.endswith("/"):
+                state.gate.wait(timeout=60)
             self._serve(head=False)
         finally:
             with state._lock:
@@ -130,6 +137,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         queue = state.faults.get(name) if not head else None
         fault = queue.pop(0) if queue else Fault()
         file = state.root / name
+        if fault.wait_for is not None:
+            fault.wait_for.wait(60)
         if fault.status is not None:
             self._answer(fault.status, fault.headers)
             return
@@ -178,7 +187,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body[:cut])
         self.wfile.flush()
         if fault.stall_after is not None:
-            time.sleep(fault.stall_seconds)
+            if fault.stalled is not None:
+                fault.stalled.set()
+            self.server_state.released.wait(fault.stall_seconds)
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -211,5 +222,6 @@ def serve(
     try:
         yield f"{scheme}://127.0.0.1:{httpd.server_address[1]}/pub/medgen/", state
     finally:
+        state.released.set()
         httpd.shutdown()
         httpd.server_close()

@@ -83,3 +83,29 @@ def test_precedence_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         == "from_flag"
     )
     assert schema_used(env={"MEDGEN_CONFIG": str(path)}) == "from_file"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('max-bad-rows = "ten"', ["max-bad-rows = 'ten'", "expected an integer"]),
+        ('[load]\nmode = "weekly"', ["mode = 'weekly'", "expected one of full, delta"]),
+        ("[load]\ndry-run = 3", ["dry-run = 3", "expected true or false"]),
+        ('[verify]\nparallel = "many"', ["parallel = 'many'", "expected an integer in 1..16"]),
+    ],
+)
+def test_a_bad_type_in_the_config_file_names_the_file_the_key_and_the_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, words: list[str]
+) -> None:
+    from py_load_medgen.cli import main
+
+    path = tmp_path / "config.toml"
+    path.write_text(text + "\n")
+    command = "verify" if "verify" in text else "load"
+    code = main([command, "--config", str(path), "--source", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(path) in err
+    for word in words:
+        assert word in err
+    assert "Invalid value for '--" not in err

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from py_load_medgen.generate import BUILD_TIME, derive_release, generate_release
+from py_load_medgen.generate import (
+    BUILD_TIME,
+    CHURN_KINDS,
+    ChurnKind,
+    derive_release,
+    generate_release,
+)
 from py_load_medgen.release.files import BY_TABLE, CUI_PATTERN, FILES, FileSpec
 
 SCALE = 0.001
@@ -134,7 +140,7 @@ def test_uncached_concepts_give_the_same_bytes(
     release: tuple[Path, dict[str, int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Large scales recompute CUIs and names instead of caching them: same values either way.
-    monkeypatch.setattr("py_load_medgen.generate._CACHE_CONCEPTS", 0)
+    monkeypatch.setattr("py_load_medgen.generate.world._CACHE_CONCEPTS", 0)
     tables = ["concepts", "relationships", "pubmed_links", "hpo_omim_mappings"]
     generate_release(tmp_path, scale=SCALE, seed=SEED, files=tables)
     for spec in (BY_TABLE[t] for t in tables):
@@ -375,7 +381,7 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scale"):
         generate_release(tmp_path, scale=0)
     with pytest.raises(ValueError, match="churn"):
-        derive_release(tmp_path, tmp_path / "x", churn=0.9)
+        derive_release(tmp_path, tmp_path / "x", churn=0.95)
 
 
 # --- derive_release ---------------------------------------------------------------------------
@@ -505,3 +511,122 @@ def test_scale_one_approximates_a_real_release() -> None:
     total = sum(max(20, round(spec.scale_rows)) for spec in FILES)
     assert 50_000_000 < total < 60_000_000
     assert BY_TABLE["pubmed_links"].scale_rows / total > 0.8
+
+
+# --- churn kinds ------------------------------------------------------------------------------
+
+KIND_TABLES = ["concepts", "concept_names", "definitions", "pubmed_links", "uid_cui_history"]
+
+
+def _kept_in_order(old: list[Row], new: list[Row]) -> bool:
+    """The rows of ``new`` that were in ``old`` appear in ``old``'s order."""
+    once = {row for row, n in Counter(old).items() if n == 1}
+    position = {row: k for k, row in enumerate(old) if row in once}
+    seen = [position[row] for row in new if row in position]
+    return seen == sorted(seen)
+
+
+@pytest.mark.parametrize("kind", ["ordered", "random", "shuffle"])
+def test_every_churn_kind_counts_what_a_comparison_finds(
+    release: tuple[Path, dict[str, int]], tmp_path: Path, kind: ChurnKind
+) -> None:
+    result = derive_release(
+        release[0],
+        tmp_path,
+        churn=0.3,
+        seed=4,
+        kind=kind,
+        files=KIND_TABLES,
+    )
+    for table in KIND_TABLES:
+        spec = BY_TABLE[table]
+        assert result[table] == _recount(release[0] / spec.name, tmp_path / spec.name, spec)
+        assert result[table]["inserted"] > 0 and result[table]["deleted"] > 0, table
+    # The churn rate is the share of rows touched: a third each deleted, updated, inserted.
+    concepts = result["concepts"]
+    touched = concepts["inserted"] + concepts["updated"] + concepts["deleted"]
+    assert 0.15 < touched / release[1]["concepts"] < 0.45
+
+
+def test_ordered_churn_keeps_the_row_order(
+    release: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    derive_release(release[0], tmp_path, churn=0.3, seed=4, kind="ordered", files=KIND_TABLES)
+    for table in KIND_TABLES:
+        spec = BY_TABLE[table]
+        old, new = _rows(release, table), _table(tmp_path / spec.name, spec)[1]
+        assert _kept_in_order(old, new), table
+    # NAMES stays sorted by CUI: new concepts were given CUIs between their neighbours, so
+    # they sit among the old ones rather than after them.
+    spec = BY_TABLE["concepts"]
+    old_cuis = _column(_rows(release, "concepts"), spec, "cui")
+    new_cuis = _column(_table(tmp_path / spec.name, spec)[1], spec, "cui")
+    assert new_cuis == sorted(new_cuis)
+    added = set(new_cuis) - set(old_cuis)
+    assert any(cui < max(old_cuis) for cui in added)
+    assert all(CUI_PATTERN.match(c.decode()) for c in added)
+
+
+def test_random_churn_scatters_the_new_rows(
+    release: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    derive_release(release[0], tmp_path, churn=0.3, seed=4, kind="random", files=KIND_TABLES)
+    spec = BY_TABLE["concepts"]
+    old, new = _rows(release, "concepts"), _table(tmp_path / spec.name, spec)[1]
+    # Rows that did not change keep their order; the new ones are out of place.
+    assert _kept_in_order(old, new)
+    cuis = _column(new, spec, "cui")
+    assert cuis != sorted(cuis)
+    # New rows are spread over the file, not piled at one end.
+    fresh = [k for k, row in enumerate(new) if row not in set(old)]
+    assert min(fresh) < len(new) // 3 and max(fresh) > 2 * len(new) // 3
+
+
+def test_shuffle_reorders_every_row_and_keeps_them(
+    release: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    tables = ["concept_names", "pubmed_links"]
+    result = derive_release(release[0], tmp_path / "a", churn=0.0, kind="shuffle", files=tables)
+    for table in tables:
+        spec = BY_TABLE[table]
+        old, new = _rows(release, table), _table(tmp_path / "a" / spec.name, spec)[1]
+        assert Counter(new) == Counter(old), table
+        assert new != old, table
+        assert result[table] == {"inserted": 0, "updated": 0, "deleted": 0, "unchanged": len(old)}
+    # One shuffled file in an otherwise ordered build.
+    derive_release(release[0], tmp_path / "b", churn=0.0, shuffle=["MGCONSO.RRF.gz"], files=tables)
+    spec = BY_TABLE["pubmed_links"]
+    assert (tmp_path / "b" / spec.name).read_bytes() == (release[0] / spec.name).read_bytes()
+    spec = BY_TABLE["concept_names"]
+    assert _table(tmp_path / "b" / spec.name, spec)[1] != _rows(release, "concept_names")
+
+
+@pytest.mark.parametrize("kind", ["random", "shuffle"])
+def test_every_churn_kind_is_deterministic_by_seed(
+    release: tuple[Path, dict[str, int]], tmp_path: Path, kind: ChurnKind
+) -> None:
+    tables = ["concepts", "relationships", "pubmed_links"]
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        derive_release(
+            release[0],
+            tmp_path / name,
+            churn=0.05,
+            seed=seed,
+            kind=kind,
+            files=tables,
+        )
+    for spec in (BY_TABLE[t] for t in tables):
+        a, b, c = ((tmp_path / n / spec.name).read_bytes() for n in "abc")
+        assert a == b, spec.table
+        assert a != c, spec.table
+
+
+def test_churn_kinds_on_genuine_ncbi_rows(real_data: Path, tmp_path: Path) -> None:
+    source = real_data / "releases" / "2021-08-11"
+    spec = BY_TABLE["concepts"]
+    for kind in CHURN_KINDS:
+        out = tmp_path / kind
+        result = derive_release(source, out, churn=0.01, seed=2, kind=kind, files=["concepts"])
+        assert result == {"concepts": _recount(source / spec.name, out / spec.name, spec)}
+    ordered = _column(_table(tmp_path / "ordered" / spec.name, spec)[1], spec, "cui")
+    assert ordered == sorted(ordered)

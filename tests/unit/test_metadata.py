@@ -32,6 +32,7 @@ def test_a_row_becomes_a_typed_record_with_utc_times() -> None:
             "[]",
             None,
             "h",
+            None,
         )
     )
     assert run.started_at == datetime(2026, 1, 7, 16, 30, tzinfo=UTC)
@@ -40,8 +41,16 @@ def test_a_row_becomes_a_typed_record_with_utc_times() -> None:
     # Code written against the old dicts keeps working.
     assert run["mode"] == "full" and run.get("error_message") is None
     assert run.get("error_message", "none") == "none"
-    file = FileRow.from_row(("r1", "concepts", *([None] * 15), "cui,sab", None, True))
+    file = FileRow.from_row(("r1", "concepts", *([None] * 15), "cui,sab", None, True, "file", None))
     assert file.key == ("cui", "sab") and file.skipped is True
+    assert file.compare_method == "file" and run.lock_wait_seconds is None
+
+
+def test_a_schema_of_an_older_version_reads_null_for_columns_it_lacks() -> None:
+    assert metadata.select_list(("a", "b"), {"a"}, "f") == 'f."a", NULL AS "b"'
+    assert metadata.select_list(("a", "b")) == '"a", "b"'
+    statement = metadata.run_files_sql("m", "?", metadata.select_list(sql.FILE_COLUMNS, set()))
+    assert statement.startswith('SELECT NULL AS "run_id", NULL AS "table_name"')
 
 
 def test_runs_statement() -> None:

@@ -93,7 +93,8 @@ def test_unknown_scheme_lists_the_installed_backends() -> None:
         registry.open_loader("mysql://me@db/medgen", "medgen")
     message = caught.value.message
     assert "no backend for URI scheme 'mysql'" in message
-    assert "installed backends: broken, duckdb, missing, postgres, postgresql, tiny" in message
+    installed = "broken, delta, duckdb, missing, postgres, postgresql, tiny"
+    assert f"installed backends: {installed}" in message
     assert caught.value.exit_code == ExitCode.USAGE
 
 
@@ -103,7 +104,7 @@ def test_unknown_scheme_on_the_command_line(
     code = run_cli("load", "--source", str(tmp_path), "--db-uri", "oracle://scott@db/orcl")
     assert code == ExitCode.USAGE
     err = capsys.readouterr().err
-    assert "no backend for URI scheme 'oracle'; installed backends: duckdb" in err
+    assert "no backend for URI scheme 'oracle'; installed backends: delta, duckdb" in err
 
 
 def test_uri_without_scheme() -> None:

@@ -149,3 +149,36 @@ def test_durations_and_tables_for_people() -> None:
     text = report.table_text(["table", "rows"], [["concepts", "1,234"], ["x", "5"]], {1})
     assert text.splitlines() == ["table      rows", "concepts  1,234", "x             5"]
     assert report.utc(datetime(2026, 1, 7, 16, 30)) == BUILD  # naive DuckDB values are UTC
+
+
+def test_an_older_build_is_not_an_update_and_says_so() -> None:
+    older = checkupdate.Listed("NAMES.RRF.gz", 101, LANDED, build_time=BUILD - timedelta(7))
+    result = checkupdate.check(loaded(), "https://example.org/medgen/", [older])
+    assert [f.state for f in result.files] == ["older"]
+    assert result.update_available is False
+    assert "OLDER than the loaded release" in result.render()
+    assert result.to_json()["older"] == ["concepts"] and result.to_json()["changed"] == []
+
+
+def test_an_older_server_time_is_not_an_update() -> None:
+    listing = checkupdate.Listed("NAMES.RRF.gz", 90, LANDED - timedelta(days=7))
+    assert state_of(loaded(), listing) == "older"
+
+
+def test_newer_same_and_older_are_told_apart_by_build_time() -> None:
+    at = LANDED + timedelta(days=30)
+    for build, state in (
+        (BUILD + timedelta(7), "changed"),
+        (BUILD, "same"),
+        (BUILD - timedelta(7), "older"),
+    ):
+        assert state_of(loaded(), checkupdate.Listed("NAMES.RRF.gz", 100, at, build)) == state
+
+
+def test_a_difference_without_times_is_said_to_be_undatable() -> None:
+    record = cast(Loader, FakeLoader({"concepts": {"file_name": "NAMES.RRF.gz", "size": 100}}))
+    result = checkupdate.check(record, "here", [checkupdate.Listed("NAMES.RRF.gz", 120, None)])
+    (file,) = result.files
+    assert file.state == "changed" and file.undated
+    assert "cannot tell whether concepts are newer or older" in result.render()
+    assert result.to_json()["undated"] == ["concepts"]

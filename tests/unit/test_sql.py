@@ -16,10 +16,18 @@ def test_create_table_postgres() -> None:
     ddl = sql.create_table(
         sql.POSTGRES, "medgen", "_staging_concepts", spec, scratch_columns=["_trailing"]
     )
-    assert ddl.startswith('CREATE UNLOGGED TABLE "medgen"."_staging_concepts" (')
+    assert ddl.startswith('CREATE TABLE "medgen"."_staging_concepts" (')  # durable by default
     assert '"cui" text COLLATE "C"' in ddl and '"preferred_name" text,' in ddl
     assert '"_trailing" text' in ddl
     assert 'CONSTRAINT "concepts_cui_shape" CHECK ("cui" ~ \'^(?:C\\d{7}|CN\\d+)$\')' in ddl
+
+
+def test_unlogged_is_an_explicit_choice() -> None:
+    spec = spec_for_table("concepts")
+    ddl = sql.create_table(sql.POSTGRES, "m", "t", spec, unlogged=True)
+    assert ddl.startswith('CREATE UNLOGGED TABLE "m"."t" (')
+    # DuckDB has no such tables: the option changes nothing there.
+    assert sql.create_table(sql.DUCKDB, "m", "t", spec, unlogged=True).startswith("CREATE TABLE")
 
 
 def test_create_table_duckdb_types() -> None:

@@ -2,9 +2,11 @@
 
 Until the split of the loader interface, the shared steps were methods of ``Loader``; they are
 now functions of ``publish`` (staging, indexes, swap or refill) and ``metadata`` (the run
-records). Code written against the methods keeps working through these delegates; new code
-calls the functions. Change application has no delegates: it now passes a ``ChangePlan``
-between its steps (see ``changes``), which the old signatures cannot carry.
+records). Code written against the methods keeps working through these delegates, and a
+backend that keeps its tables its own way (the lake) overrides them; the shared functions call
+back through these methods where a backend may do a step differently. A delta compared in the
+database passes a ``ChangePlan`` (see ``capture``) between its steps: ``apply_delta`` and
+``discard_delta`` take it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
-from py_load_medgen.load import metadata, publish
+from py_load_medgen.load import capture, metadata, publish
+from py_load_medgen.load.capture import ChangePlan
 from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, RunStatus, TableLoad
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import FileSpec
@@ -27,14 +30,17 @@ class LegacyLoaderMethods:
     def _loader(self) -> Loader:
         return cast("Loader", self)
 
-    def prepare_staging(self, specs: Sequence[FileSpec] = ()) -> None:
+    def prepare_staging(self, specs: Sequence[FileSpec]) -> None:
         publish.prepare_staging(self._loader())
 
-    def drop_staging(self, specs: Sequence[FileSpec] = ()) -> None:
+    def drop_staging(self, specs: Sequence[FileSpec]) -> None:
         publish.drop_staging(self._loader())
 
     def cleanup(self) -> None:
-        publish.drop_staging(self._loader())
+        """Remove every staging table, whichever run left it."""
+        from py_load_medgen.release.files import FILES
+
+        self._loader().drop_staging(FILES)
 
     def ensure_schema(self) -> None:
         publish.ensure_schema(self._loader())
@@ -42,14 +48,38 @@ class LegacyLoaderMethods:
     def create_staging(self, spec: FileSpec, encoded: EncodedFile) -> str:
         return publish.create_staging(self._loader(), spec, encoded)
 
+    def staging_ddl(self, spec: FileSpec, encoded: EncodedFile) -> list[str]:
+        loader = self._loader()
+        return publish.create_staging_sql(
+            loader.dialect, loader.schema, spec, encoded, unlogged=loader.unlogged
+        )
+
+    def drop_scratch(self, table: str, encoded: EncodedFile) -> None:
+        publish.drop_scratch(self._loader(), table, encoded)
+
+    def schema_exists(self) -> bool:
+        return publish.schema_exists(self._loader())
+
     def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
         return publish.finish_staging(self._loader(), spec, encoded)
 
     def finish_delta_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
         return publish.finish_staging(self._loader(), spec, encoded, for_delta=True)
 
-    def apply_changes(self, specs: Sequence[FileSpec], *, strategy: str = "swap") -> None:
-        publish.apply_changes(self._loader(), specs, strategy=strategy)
+    def apply_changes(
+        self, specs: Sequence[FileSpec], *, strategy: str = "swap", unkeyed: Sequence[str] = ()
+    ) -> None:
+        publish.apply_changes(self._loader(), specs, strategy=strategy, unkeyed=unkeyed)
+
+    def replace_contents(self, specs: Sequence[FileSpec], unkeyed: Sequence[str] = ()) -> None:
+        publish.replace_contents(self._loader(), specs, unkeyed)
+
+    def apply_delta(self, change: ChangePlan) -> None:
+        """Inside the caller's transaction: apply one table's changes, drop its staging."""
+        capture.apply(self._loader(), change)
+
+    def discard_delta(self, change: ChangePlan) -> None:
+        capture.discard(self._loader(), change)
 
     def ensure_metadata(self) -> None:
         publish.ensure_schema(self._loader())
@@ -66,6 +96,18 @@ class LegacyLoaderMethods:
 
     def record_failure(self, run: RunRecord, error: str) -> None:
         metadata.record_failure(self._loader(), run, error)
+
+    def record_changes(self, run_id: str, report: str) -> None:
+        metadata.record_changes(self._loader(), run_id, report)
+
+    def run_changes(self, run_id: str) -> str | None:
+        return metadata.run_changes(self._loader(), run_id)
+
+    def run_columns_sql(self) -> str:
+        return metadata.run_columns_select(self._loader())
+
+    def file_columns_select(self, prefix: str = "") -> str:
+        return metadata.file_columns_select(self._loader(), prefix)
 
     def runs(self, limit: int = 20, status: RunStatus | None = None) -> list[RunRow]:
         return metadata.runs(self._loader(), limit, status)

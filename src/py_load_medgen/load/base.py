@@ -3,9 +3,10 @@
 A backend supplies a connection, statements, a lock, a bulk loader, a unique-key check, the
 swap, and statistics; the abstract methods below. Everything said once for every backend in
 shared SQL lives in the modules that do each job: ``publish`` (staging, indexes, swap or
-refill), ``changes`` (a delta's change capture and application), ``metadata`` (the run
-records). Where backends differ they say so here, through a class attribute or a hook with a
-default, rather than by overriding a shared step.
+refill), ``capture`` (a delta compared in the database: its change plan and application),
+``changes`` (a file comparison's change sets), ``metadata`` (the run records). Where backends
+differ they say so here, through a class attribute or a hook with a default; a backend that
+stores tables its own way (the lake) overrides the steps of ``_legacy`` instead.
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Self
 
+from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load import sql
 from py_load_medgen.load._legacy import LegacyLoaderMethods
 from py_load_medgen.load.metadata import RunRecord as RunRecord  # noqa: PLC0414 - moved there
 from py_load_medgen.load.metadata import TableLoad as TableLoad  # noqa: PLC0414 - moved there
+from py_load_medgen.load.metadata import file_row as file_row  # noqa: PLC0414 - moved there
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import FileSpec
 from py_load_medgen.release.schema import Index
 
 log = logging.getLogger(__name__)
+
+
+class LockWaitError(DatabaseError):
+    """Publishing could not take its locks within its short wait; retried after a pause."""
+
+    retryable = True
 
 
 class Loader(LegacyLoaderMethods, ABC):
@@ -41,6 +50,9 @@ class Loader(LegacyLoaderMethods, ABC):
     def __init__(self, uri: str, schema: str) -> None:
         self.uri = uri
         self.schema = schema
+        self.unlogged = False
+        """Stage (and so publish) tables that skip the write-ahead log, where the backend has
+        such tables: faster to write, but emptied by a crash and never replicated."""
 
     def __enter__(self) -> Self:
         """Connect; the connection is closed when the ``with`` block ends, however it ends."""
@@ -88,6 +100,14 @@ class Loader(LegacyLoaderMethods, ABC):
     def table_exists(self, table: str) -> bool:
         """Whether ``table`` exists in the schema."""
 
+    def helper(self) -> Loader | None:
+        """A second, connected loader of the same schema that can index one staged table
+        while this one copies the next; None where the backend cannot work on two at once."""
+        return None
+
+    def cancel(self) -> None:
+        """From another thread: stop the statement running on this connection, if any."""
+
     def tables_present(self, tables: Sequence[str]) -> set[str]:
         """Which of ``tables`` exist; a backend can answer in one query instead of one each."""
         return {table for table in tables if self.table_exists(table)}
@@ -116,6 +136,14 @@ class Loader(LegacyLoaderMethods, ABC):
     def after_staging(self, spec: FileSpec) -> None:
         """After a full load's table is staged and indexed, before the swap (PostgreSQL
         rebuilds users' own indexes here)."""
+
+    def lock_for_publish(self, replaced: Sequence[str], changed: Sequence[str] = ()) -> None:
+        """First in the publishing transaction: take every lock it needs, or raise
+        LockWaitError without waiting long. A no-op where readers never lock."""
+
+    def demote_key(self, spec: FileSpec) -> None:
+        """Inside the publishing transaction: drop the production table's unique natural key
+        (the release about to be applied repeats keys) for a plain index."""
 
     @abstractmethod
     def swap(self, specs: Sequence[FileSpec]) -> None:

@@ -1,80 +1,209 @@
-"""Applying a delta: count and apply one table's changes between production and staging.
+"""Stage a change set's rows and apply them: the database half of a file-compared delta.
 
-Everything a step needs is passed to it: ``plan`` decides the statements once (with the
-backend's ``change_slices`` for a big whole-row comparison) and the ``ChangePlan`` it returns
-is what ``count``, ``apply`` and ``discard`` are given, so no loader carries state from one
-call to the next. The statements themselves come from the pure functions of ``sql.py``.
+The compare stage found which rows were deleted and which inserted; here each side is bulk
+loaded into a staging table of its own (``<staging>__deleted``, ``<staging>__inserted``), with
+the same parser, validation and bulk loader as a full load, and applied in the caller's
+transaction with shared SQL. A keyed table pairs a deleted and an inserted row of the same key
+into an update, after checking that the inserted keys keep the key unique; a table compared
+as whole rows deletes exactly as many copies of each row as the change set says.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import dataclasses
+from collections.abc import Sequence
 
+from py_load_medgen.compare import ChangedRows
 from py_load_medgen.load import sql
+from py_load_medgen.load.base import Loader
+from py_load_medgen.parse.stream import RejectSink
 from py_load_medgen.release.files import FileSpec
 
-if TYPE_CHECKING:
-    from py_load_medgen.load.base import Loader
+SIDES = ("deleted", "inserted")
+ROW_ID = {"postgresql": "ctid", "duckdb": "rowid"}
+"""The pseudo-column that names one physical row, to delete some copies of a row but not all."""
 
 
-@dataclass(frozen=True)
-class ChangePlan:
-    """One table's change capture: matched on ``key``, or as whole rows when it is None."""
-
-    spec: FileSpec
-    key: tuple[str, ...] | None
-    statements: sql.ChangeSql
+def side_spec(spec: FileSpec, side: str) -> FileSpec:
+    """The spec whose staging table holds one side of ``spec``'s change set."""
+    return dataclasses.replace(spec, table=f"{spec.table}__{side}")
 
 
-def plan(
-    loader: Loader, spec: FileSpec, key: tuple[str, ...] | None, staged_rows: int
-) -> ChangePlan:
-    """The statements that count and apply ``spec``'s changes, decided once."""
+def side_table(spec: FileSpec, side: str) -> str:
+    return sql.staging_name(side_spec(spec, side).table)
+
+
+def staging_tables(specs: Sequence[FileSpec]) -> list[str]:
+    """Every change staging table of ``specs``, for cleanup."""
+    return [side_table(spec, side) for spec in specs for side in SIDES]
+
+
+def stage(
+    loader: Loader,
+    spec: FileSpec,
+    rows: dict[str, ChangedRows],
+    *,
+    max_bad_rows: int,
+    rejects: RejectSink | None,
+) -> tuple[dict[str, int], int]:
+    """Load each side's rows into its staging table; returns the rows loaded per side and
+    the rows the parser rejected.
+
+    An empty side gets an empty table, so that the apply SQL is the same whatever changed.
+    """
+    loaded: dict[str, int] = {}
+    rejected = 0
+    for side in SIDES:
+        target = side_spec(spec, side)
+        changed = rows[side]
+        name = f"{spec.name} ({side} rows)"
+        if changed.count:
+            encoded = changed.encoded(name=name, max_bad_rows=max_bad_rows, rejects=rejects)
+            loader.create_staging(target, encoded)
+            loaded[side] = loader.bulk_load(target, encoded)
+            rejected += encoded.stats.rows_rejected
+            loader.drop_scratch(sql.staging_name(target.table), encoded)
+        else:
+            with loader.transaction():
+                table = sql.qname(loader.schema, sql.staging_name(target.table))
+                loader.execute(f"DROP TABLE IF EXISTS {table}")
+                loader.execute(
+                    sql.create_table(
+                        loader.dialect, loader.schema, sql.staging_name(target.table), target
+                    )
+                )
+            loaded[side] = 0
+    return loaded, rejected
+
+
+def key_stays_unique(loader: Loader, spec: FileSpec, key: Sequence[str]) -> bool:
+    """Whether production keeps ``key`` unique once the change set is applied."""
+    prod = sql.qname(loader.schema, spec.table)
+    deleted = sql.qname(loader.schema, side_table(spec, "deleted"))
+    inserted = sql.qname(loader.schema, side_table(spec, "inserted"))
+    cols = ", ".join(sql.ident(c) for c in key)
+    twice = loader.query(
+        f"SELECT count(*) FROM (SELECT {cols} FROM {inserted} GROUP BY {cols} "
+        "HAVING count(*) > 1) k"
+    )
+    if int(twice[0][0]):
+        return False
+    clash = loader.query(
+        f"SELECT count(*) FROM {inserted} i WHERE EXISTS (SELECT 1 FROM {prod} p WHERE "
+        f"{_equal('p', 'i', key)}) AND NOT EXISTS (SELECT 1 FROM {deleted} d WHERE "
+        f"{_equal('d', 'i', key)})"
+    )
+    return not int(clash[0][0])
+
+
+def _equal(left: str, right: str, columns: Sequence[str]) -> str:
+    return " AND ".join(f"{left}.{sql.ident(c)} = {right}.{sql.ident(c)}" for c in columns)
+
+
+def _keys_table(spec: FileSpec) -> str:
+    return f"_change_keys_{spec.table}"
+
+
+def _rows_table(spec: FileSpec) -> str:
+    return f"_change_rows_{spec.table}"
+
+
+def count(loader: Loader, spec: FileSpec, key: Sequence[str] | None) -> dict[str, int]:
+    """Inserted, updated and deleted rows; keyed tables pair a deletion and an insertion of
+    the same key into an update. Prepares the temporary table ``apply`` reads."""
+    deleted = sql.qname(loader.schema, side_table(spec, "deleted"))
+    inserted = sql.qname(loader.schema, side_table(spec, "inserted"))
     if key:
-        return ChangePlan(spec, key, sql.keyed_changes(loader.schema, spec, key))
-    slices = loader.change_slices(spec, staged_rows)
-    return ChangePlan(spec, None, sql.multiset_changes(loader.schema, spec, slices))
-
-
-def apply_sql(schema: str, change: ChangePlan) -> list[str]:
-    """Inside the publishing transaction: apply the changes, then drop the staging table."""
-    drop = f"DROP TABLE {sql.qname(schema, sql.staging_name(change.spec.table))}"
-    return [*change.statements.apply, drop]
-
-
-def discard_sql(schema: str, change: ChangePlan) -> list[str]:
-    """Remove what counting the changes left behind, and the staging table."""
-    stage = sql.qname(schema, sql.staging_name(change.spec.table))
-    return [*change.statements.cleanup, f"DROP TABLE IF EXISTS {stage}"]
-
-
-def count(loader: Loader, change: ChangePlan, staged_rows: int) -> dict[str, int]:
-    """Inserted, updated, deleted and unchanged rows between production and staging."""
-    statements = change.statements
+        keys = sql.ident(_keys_table(spec))
+        first = sql.ident(key[0])
+        picked = ", ".join(
+            f"coalesce(d.{sql.ident(c)}, i.{sql.ident(c)}) AS {sql.ident(c)}" for c in key
+        )
+        kind = f"CASE WHEN d.{first} IS NULL THEN 'i' WHEN i.{first} IS NULL THEN 'd' ELSE 'u' END"
+        with loader.transaction():
+            loader.execute(f"DROP TABLE IF EXISTS {keys}")
+            loader.execute(
+                f"CREATE TEMP TABLE {keys} AS SELECT {picked}, {kind} AS kind "
+                f"FROM {deleted} d FULL JOIN {inserted} i ON {_equal('d', 'i', key)}"
+            )
+        loader.analyze_temp(_keys_table(spec))
+        counts = {
+            str(k): int(n)
+            for k, n in loader.query(f"SELECT kind, count(*) FROM {keys} GROUP BY kind")
+        }
+        return {
+            "inserted": counts.get("i", 0),
+            "updated": counts.get("u", 0),
+            "deleted": counts.get("d", 0),
+        }
+    rows = sql.ident(_rows_table(spec))
+    cols = ", ".join(sql.ident(c) for c in spec.column_names)
     with loader.transaction():
-        for statement in statements.prepare:
-            loader.execute(statement)
-    for table in statements.temp_tables:
-        loader.analyze_temp(table)
-    inserted = int(loader.query(statements.count_inserted)[0][0])
-    deleted = int(loader.query(statements.count_deleted)[0][0])
-    updated = int(loader.query(statements.count_updated)[0][0]) if statements.count_updated else 0
+        loader.execute(f"DROP TABLE IF EXISTS {rows}")
+        loader.execute(
+            f"CREATE TEMP TABLE {rows} AS SELECT {cols}, count(*) AS copies "
+            f"FROM {deleted} GROUP BY {cols}"
+        )
+    loader.analyze_temp(_rows_table(spec))
     return {
-        "inserted": inserted,
-        "updated": updated,
-        "deleted": deleted,
-        "unchanged": staged_rows - inserted - updated,
+        "inserted": int(loader.query(f"SELECT count(*) FROM {inserted}")[0][0]),
+        "updated": 0,
+        "deleted": int(loader.query(f"SELECT count(*) FROM {deleted}")[0][0]),
     }
 
 
-def apply(loader: Loader, change: ChangePlan) -> None:
-    """Inside the caller's transaction: apply one table's changes and drop its staging."""
-    for statement in apply_sql(loader.schema, change):
-        loader.execute(statement)
+def apply(loader: Loader, spec: FileSpec, key: Sequence[str] | None) -> None:
+    """Inside the caller's transaction: apply the staged change set to production."""
+    own = getattr(loader, "apply_change_set", None)
+    if own is not None:  # a backend whose tables SQL cannot write (Delta Lake)
+        own(spec, key)
+        return
+    prod = sql.qname(loader.schema, spec.table)
+    inserted = sql.qname(loader.schema, side_table(spec, "inserted"))
+    cols = ", ".join(sql.ident(c) for c in spec.column_names)
+    if key:
+        keys = sql.ident(_keys_table(spec))
+        values = [c for c in spec.column_names if c not in key]
+        loader.execute(
+            f"DELETE FROM {prod} p WHERE EXISTS "
+            f"(SELECT 1 FROM {keys} c WHERE c.kind = 'd' AND {_equal('p', 'c', key)})"
+        )
+        if values:
+            sets = ", ".join(f"{sql.ident(c)} = i.{sql.ident(c)}" for c in values)
+            loader.execute(
+                f"UPDATE {prod} p SET {sets} FROM {inserted} i, {keys} c "
+                f"WHERE c.kind = 'u' AND {_equal('p', 'c', key)} AND {_equal('i', 'c', key)}"
+            )
+        loader.execute(
+            f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {inserted} i WHERE EXISTS "
+            f"(SELECT 1 FROM {keys} c WHERE c.kind = 'i' AND {_equal('i', 'c', key)})"
+        )
+        return
+    rows = sql.ident(_rows_table(spec))
+    rowid = ROW_ID[loader.dialect.name]
+    match = " AND ".join(
+        f"p.{sql.ident(c)} = d.{sql.ident(c)}"
+        if spec.column(c).required
+        else f"p.{sql.ident(c)} IS NOT DISTINCT FROM d.{sql.ident(c)}"
+        for c in spec.column_names
+    )
+    partition = ", ".join(f"p.{sql.ident(c)}" for c in spec.column_names)
+    # Each deleted row goes as many times as the change set says, and no more: the copies of
+    # a row are numbered and the first ``copies`` of them are deleted.
+    loader.execute(
+        f"DELETE FROM {prod} WHERE {rowid} IN (SELECT rid FROM (SELECT p.{rowid} AS rid, "
+        f"row_number() OVER (PARTITION BY {partition}) AS n, d.copies "
+        f"FROM {prod} p JOIN {rows} d ON {match}) x WHERE n <= copies)"
+    )
+    loader.execute(f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {inserted}")
 
 
-def discard(loader: Loader, change: ChangePlan) -> None:
+def discard(loader: Loader, spec: FileSpec) -> None:
+    """Drop the change set's staging and temporary tables (after apply, or on failure)."""
     with loader.transaction():
-        for statement in discard_sql(loader.schema, change):
-            loader.execute(statement)
+        for name in (_keys_table(spec), _rows_table(spec)):
+            loader.execute(f"DROP TABLE IF EXISTS {sql.ident(name)}")
+        for side in SIDES:
+            loader.execute(
+                f"DROP TABLE IF EXISTS {sql.qname(loader.schema, side_table(spec, side))}"
+            )

@@ -123,7 +123,13 @@ class DuckDBLoader(Loader):
         if self.path is None:
             self._conn = self._open(MEMORY)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot create the directory of {self.describe()}: {exc.strerror or exc}",
+                hint="choose a --db-uri path in a directory you may write",
+            ) from None
         if self.path.stem == self.schema:
             log.warning(
                 "%s: DuckDB names a database after its file, so other DuckDB clients will find "

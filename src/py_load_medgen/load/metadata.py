@@ -63,6 +63,11 @@ class TableLoad:
     match_key: tuple[str, ...] | None = None
     duration: float = 0.0
     skipped: bool = False
+    compare_method: str | None = None
+    """How a delta found this table's changes: 'file' (the kept previous file was read
+    beside the new one) or 'database' (the new file staged whole and compared in SQL)."""
+    compare_note: str | None = None
+    """Why a delta compared in the database rather than from the files."""
 
 
 @dataclass
@@ -82,6 +87,8 @@ class RunRecord:
     identity: list[dict[str, object]] = field(default_factory=list)
     error: str | None = None
     host: str = field(default_factory=socket.gethostname)
+    lock_wait_seconds: float | None = None
+    """How long publishing waited for readers to let go of the tables."""
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -98,6 +105,7 @@ class RunRecord:
             json.dumps(self.identity, sort_keys=True),
             self.error,
             self.host,
+            self.lock_wait_seconds,
         )
 
 
@@ -124,6 +132,8 @@ def file_row(run_id: str, load: TableLoad) -> tuple[Any, ...]:
         ",".join(load.match_key) if load.match_key else None,
         round(load.duration, 3),
         load.skipped,
+        load.compare_method,
+        load.compare_note,
     )
 
 
@@ -178,6 +188,7 @@ class RunRow(_Record):
     release_identity: str | None
     error_message: str | None
     host: str | None
+    lock_wait_seconds: float | None
 
     @property
     def seconds(self) -> float | None:
@@ -211,6 +222,8 @@ class FileRow(_Record):
     match_key: str | None
     duration_seconds: float | None
     skipped: bool | None
+    compare_method: str | None
+    compare_note: str | None
 
     @property
     def key(self) -> tuple[str, ...] | None:
@@ -230,7 +243,32 @@ def _marks(placeholder: str, n: int) -> str:
     return ", ".join(placeholder for _ in range(n))
 
 
-def runs_sql(schema: str, placeholder: str, *, limit: int, by_status: bool) -> str:
+def select_list(columns: Sequence[str], present: set[str] | None = None, alias: str = "") -> str:
+    """``columns`` as a select list; NULL for one not ``present`` (a schema made by an older
+    version, read before its next load adds the column). All of them when ``present`` is None.
+
+    Examples:
+        >>> select_list(("a", "b"), {"a"}, "f")
+        'f."a", NULL AS "b"'
+    """
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(
+        prefix + sql.ident(c) if present is None or c in present else f"NULL AS {sql.ident(c)}"
+        for c in columns
+    )
+
+
+def columns_sql(placeholder: str) -> str:
+    """The column names of one table (params: schema, table)."""
+    return (
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_schema = {placeholder} AND table_name = {placeholder}"
+    )
+
+
+def runs_sql(
+    schema: str, placeholder: str, *, limit: int, by_status: bool, select: str | None = None
+) -> str:
     """The newest runs first (``placeholder``: the status, when ``by_status``).
 
     Examples:
@@ -240,28 +278,28 @@ def runs_sql(schema: str, placeholder: str, *, limit: int, by_status: bool) -> s
     """
     where = f" WHERE status = {placeholder}" if by_status else ""
     return (
-        f"SELECT {_columns(sql.RUN_COLUMNS)} FROM {sql.qname(schema, sql.RUNS)}{where} "
+        f"SELECT {select or _columns(sql.RUN_COLUMNS)} FROM {sql.qname(schema, sql.RUNS)}{where} "
         f"ORDER BY started_at DESC LIMIT {int(limit)}"
     )
 
 
-def runs_by_id_sql(schema: str, placeholder: str, n: int) -> str:
+def runs_by_id_sql(schema: str, placeholder: str, n: int, select: str | None = None) -> str:
     """The ``etl_runs`` rows of ``n`` run ids."""
     return (
-        f"SELECT {_columns(sql.RUN_COLUMNS)} FROM {sql.qname(schema, sql.RUNS)} "
+        f"SELECT {select or _columns(sql.RUN_COLUMNS)} FROM {sql.qname(schema, sql.RUNS)} "
         f"WHERE run_id IN ({_marks(placeholder, n)})"
     )
 
 
-def run_files_sql(schema: str, placeholder: str) -> str:
+def run_files_sql(schema: str, placeholder: str, select: str | None = None) -> str:
     """One run's ``etl_run_files`` rows, by table."""
     return (
-        f"SELECT {_columns(sql.FILE_COLUMNS)} FROM {sql.qname(schema, sql.RUN_FILES)} "
+        f"SELECT {select or _columns(sql.FILE_COLUMNS)} FROM {sql.qname(schema, sql.RUN_FILES)} "
         f"WHERE run_id = {placeholder} ORDER BY table_name"
     )
 
 
-def succeeded_files_sql(schema: str) -> str:
+def succeeded_files_sql(schema: str, select: str | None = None) -> str:
     """Every file record of a successful run, oldest run first, with the run's mode last.
 
     Examples:
@@ -271,7 +309,7 @@ def succeeded_files_sql(schema: str) -> str:
         WHERE r.status = 'succeeded' ORDER BY r.started_at, f.table_name
     """
     return (
-        f"SELECT {_columns(sql.FILE_COLUMNS, 'f')}, r.mode "
+        f"SELECT {select or _columns(sql.FILE_COLUMNS, 'f')}, r.mode "
         f"FROM {sql.qname(schema, sql.RUN_FILES)} f "
         f"JOIN {sql.qname(schema, sql.RUNS)} r ON r.run_id = f.run_id "
         "WHERE r.status = 'succeeded' ORDER BY r.started_at, f.table_name"
@@ -372,11 +410,54 @@ def record_failure(db: Database, run: RunRecord, error: str) -> None:
         db.execute(fail_run_sql(db.schema, db.placeholder), (error, run.finished_at, run.run_id))
 
 
+def present_columns(db: Database, table: str) -> set[str]:
+    """The columns ``table`` has in the schema."""
+    return {str(n) for (n,) in db.query(columns_sql(db.placeholder), (db.schema, table))}
+
+
+def run_columns_select(db: Database) -> str:
+    """Every ``etl_runs`` column as a select list, NULL for one the schema lacks."""
+    return select_list(sql.RUN_COLUMNS, present_columns(db, sql.RUNS))
+
+
+def file_columns_select(db: Database, prefix: str = "") -> str:
+    """Every ``etl_run_files`` column as a select list, NULL for one the schema lacks."""
+    return select_list(sql.FILE_COLUMNS, present_columns(db, sql.RUN_FILES), prefix.rstrip("."))
+
+
+def record_changes(db: Database, run_id: str, report: str) -> None:
+    """Keep a run's change report (JSON); inside the caller's publishing transaction."""
+    table = sql.qname(db.schema, sql.RUN_CHANGES)
+    db.execute(f"DELETE FROM {table} WHERE run_id = {db.placeholder}", (run_id,))
+    db.execute(
+        sql.insert(db.schema, sql.RUN_CHANGES, ("run_id", "report"), db.placeholder),
+        (run_id, report),
+    )
+
+
+def run_changes(db: Database, run_id: str) -> str | None:
+    """The change report kept with a run (JSON), None when it kept none."""
+    if not db.table_exists(sql.RUN_CHANGES):
+        return None
+    rows = db.query(
+        f"SELECT report FROM {sql.qname(db.schema, sql.RUN_CHANGES)} "
+        f"WHERE run_id = {db.placeholder}",
+        (run_id,),
+    )
+    return str(rows[0][0]) if rows else None
+
+
 def runs(db: Database, limit: int = 20, status: RunStatus | None = None) -> list[RunRow]:
     """The newest runs first; none when nothing was ever recorded."""
     if not db.table_exists(sql.RUNS):
         return []
-    statement = runs_sql(db.schema, db.placeholder, limit=limit, by_status=status is not None)
+    statement = runs_sql(
+        db.schema,
+        db.placeholder,
+        limit=limit,
+        by_status=status is not None,
+        select=run_columns_select(db),
+    )
     return [RunRow.from_row(r) for r in db.query(statement, (status,) if status else ())]
 
 
@@ -384,12 +465,14 @@ def runs_by_id(db: Database, run_ids: Sequence[str]) -> dict[str, RunRow]:
     """The ``etl_runs`` rows of the given runs, by run id."""
     if not run_ids:
         return {}
-    rows = db.query(runs_by_id_sql(db.schema, db.placeholder, len(run_ids)), tuple(run_ids))
+    statement = runs_by_id_sql(db.schema, db.placeholder, len(run_ids), run_columns_select(db))
+    rows = db.query(statement, tuple(run_ids))
     return {r[0]: RunRow.from_row(r) for r in rows}
 
 
 def run_files(db: Database, run_id: str) -> list[FileRow]:
-    rows = db.query(run_files_sql(db.schema, db.placeholder), (run_id,))
+    statement = run_files_sql(db.schema, db.placeholder, file_columns_select(db))
+    rows = db.query(statement, (run_id,))
     return [FileRow.from_row(r) for r in rows]
 
 
@@ -397,7 +480,8 @@ def succeeded_files(db: Database) -> list[tuple[FileRow, str]]:
     """Every file record of a successful run with the run's mode, oldest run first."""
     if not db.table_exists(sql.RUNS):
         return []
-    return [(FileRow.from_row(r[:-1]), r[-1]) for r in db.query(succeeded_files_sql(db.schema))]
+    statement = succeeded_files_sql(db.schema, file_columns_select(db, "f"))
+    return [(FileRow.from_row(r[:-1]), r[-1]) for r in db.query(statement)]
 
 
 def loaded_state(db: Database) -> dict[str, FileRow]:

@@ -31,14 +31,17 @@ def staged_index(index: Index) -> str:
 
 
 def drop_staging_sql(schema: str) -> list[str]:
-    """Drop every file's staging table: a killed run may have staged tables this one does
-    not touch.
+    """Drop every file's staging table, and the change sets a file comparison stages: a
+    killed run may have staged tables this one does not touch.
 
     Examples:
         >>> drop_staging_sql("medgen")[0]
         'DROP TABLE IF EXISTS "medgen"."_staging_concepts"'
     """
-    return [f"DROP TABLE IF EXISTS {sql.qname(schema, sql.staging_name(s.table))}" for s in FILES]
+    from py_load_medgen.load.changes import staging_tables
+
+    tables = [sql.staging_name(s.table) for s in FILES] + staging_tables(FILES)
+    return [f"DROP TABLE IF EXISTS {sql.qname(schema, table)}" for table in tables]
 
 
 def schema_exists_sql(placeholder: str) -> str:
@@ -46,9 +49,18 @@ def schema_exists_sql(placeholder: str) -> str:
 
 
 def create_staging_sql(
-    dialect: sql.Dialect, schema: str, spec: FileSpec, encoded: EncodedFile
+    dialect: sql.Dialect,
+    schema: str,
+    spec: FileSpec,
+    encoded: EncodedFile,
+    *,
+    unlogged: bool = False,
 ) -> list[str]:
-    """Replace one file's staging table by an empty one with its scratch columns."""
+    """Replace one file's staging table by an empty one with its scratch columns.
+
+    Durable (logged) unless ``unlogged``; decided here, at creation, because turning a
+    filled table logged later writes it all a second time.
+    """
     name = sql.staging_name(spec.table)
     return [
         f"DROP TABLE IF EXISTS {sql.qname(schema, name)}",
@@ -59,6 +71,7 @@ def create_staging_sql(
             spec,
             scratch_columns=encoded.scratch_columns,
             raw_records=encoded.raw_records,
+            unlogged=unlogged,
         ),
     ]
 
@@ -111,14 +124,14 @@ def drop_staging(loader: Loader) -> None:
 
 def prepare_staging(loader: Loader) -> None:
     """Create the target schema if needed and remove staging left by any earlier run."""
-    ensure_schema(loader)
-    drop_staging(loader)
+    loader.ensure_schema()
+    loader.drop_staging(FILES)
 
 
 def create_staging(loader: Loader, spec: FileSpec, encoded: EncodedFile) -> str:
-    """Create the (unlogged) staging table for one file; returns its name."""
+    """Create the staging table for one file; returns its name."""
     with loader.transaction():
-        for statement in create_staging_sql(loader.dialect, loader.schema, spec, encoded):
+        for statement in loader.staging_ddl(spec, encoded):
             loader.execute(statement)
     return sql.staging_name(spec.table)
 
@@ -141,7 +154,7 @@ def finish_staging(
     only its key: the secondary indexes serve readers, and the comparison reads it once.
     """
     table = sql.staging_name(spec.table)
-    drop_scratch(loader, table, encoded)
+    loader.drop_scratch(table, encoded)
     secondary = loader.secondary_indexes and not for_delta
     key: tuple[str, ...] | None = None
     for wanted in indexes(spec):
@@ -157,7 +170,7 @@ def finish_staging(
                 ", ".join(wanted.columns),
                 "indexed without uniqueness, " if secondary else "",
             )
-            index = Index(wanted.table, wanted.columns, unique=False)
+            index = wanted.without_uniqueness()
         if not secondary:
             continue
         with loader.transaction():
@@ -171,23 +184,34 @@ def finish_staging(
     return key
 
 
-def replace_contents(loader: Loader, specs: Sequence[FileSpec]) -> None:
+def replace_contents(
+    loader: Loader, specs: Sequence[FileSpec], unkeyed: Sequence[str] = ()
+) -> None:
     """Inside the caller's transaction: empty each production table and refill it."""
     for spec in specs:
         if not loader.table_exists(spec.table):
             loader.swap([spec])
             continue
+        if spec.table in unkeyed:
+            loader.demote_key(spec)
         for statement in replace_contents_sql(loader.schema, spec):
             loader.execute(statement)
 
 
-def apply_changes(loader: Loader, specs: Sequence[FileSpec], *, strategy: str = "swap") -> None:
+def apply_changes(
+    loader: Loader,
+    specs: Sequence[FileSpec],
+    *,
+    strategy: str = "swap",
+    unkeyed: Sequence[str] = (),
+) -> None:
     """Inside the caller's transaction: publish the staged tables of a full load.
 
     ``swap`` replaces each production table by its staging table; ``truncate`` refills
-    the production tables in place.
+    the production tables in place. ``unkeyed``: tables whose natural key this release
+    repeats (a refilled table must then lose its unique key).
     """
     if strategy == "swap":
         loader.swap(specs)
     else:
-        replace_contents(loader, specs)
+        replace_contents(loader, specs, unkeyed)

@@ -8,8 +8,8 @@ scheme is used.
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import EntryPoint, entry_points
-from urllib.parse import urlsplit
 
 from py_load_medgen.errors import UsageError
 from py_load_medgen.load.base import Loader
@@ -43,7 +43,9 @@ def scheme_of(uri: str) -> str:
         >>> scheme_of("duckdb:///mirror.duckdb")
         'duckdb'
     """
-    scheme = urlsplit(uri).scheme.lower()
+    # Not urlsplit: a password holding "[" or "]" makes it raise (an "invalid IPv6 URL").
+    found = re.match(r"([a-z][a-z0-9+.-]*):", uri, re.IGNORECASE)
+    scheme = found.group(1).lower() if found else ""
     if not scheme:
         raise UsageError(
             f"database URI {uri.split('@')[-1]!r} has no scheme",

@@ -16,6 +16,8 @@ from py_load_medgen.release.schema import Index
 STAGING_PREFIX = "_staging_"
 RUNS = "etl_runs"
 RUN_FILES = "etl_run_files"
+RUN_CHANGES = "etl_run_changes"
+"""One change report (JSON) per delta run: what changed, per table and per concept."""
 
 
 def ident(name: str) -> str:
@@ -80,7 +82,7 @@ def create_table(
     *,
     scratch_columns: Sequence[str] = (),
     raw_records: bool = False,
-    unlogged: bool = True,
+    unlogged: bool = False,
 ) -> str:
     """CREATE TABLE for a spec's table, optionally with columns that absorb extra input."""
     parts = [f"{ident(c.name)} {dialect.column_type(c)}" for c in spec.columns]
@@ -123,6 +125,15 @@ def metadata_ddl(dialect: Dialect, schema: str) -> list[str]:
         f"rows_updated {big}, rows_deleted {big}, rows_unchanged {big}, "
         f"unknown_columns {txt}, match_key {txt}, duration_seconds {dbl}, skipped boolean, "
         f"PRIMARY KEY (run_id, table_name))",
+        # Added by the file comparison of deltas (#15); ALTER so that older schemas gain them.
+        f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_method {txt}",
+        f"ALTER TABLE {qname(schema, RUN_FILES)} ADD COLUMN IF NOT EXISTS compare_note {txt}",
+        # Its own table rather than a column of etl_runs: created if missing, an existing
+        # schema gains it without touching the tables it has.
+        f"CREATE TABLE IF NOT EXISTS {qname(schema, RUN_CHANGES)} ("
+        f"run_id {txt} PRIMARY KEY, report {txt} NOT NULL)",
+        # Added after the first release of the table: databases loaded before have no column.
+        f"ALTER TABLE {qname(schema, RUNS)} ADD COLUMN IF NOT EXISTS lock_wait_seconds {dbl}",
     ]
 
 
@@ -140,6 +151,7 @@ RUN_COLUMNS = (
     "release_identity",
     "error_message",
     "host",
+    "lock_wait_seconds",
 )
 
 FILE_COLUMNS = (
@@ -163,6 +175,8 @@ FILE_COLUMNS = (
     "match_key",
     "duration_seconds",
     "skipped",
+    "compare_method",
+    "compare_note",
 )
 
 

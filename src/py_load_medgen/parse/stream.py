@@ -108,6 +108,8 @@ class EncodedFile:
         self._unit = d * self._ndelims + b"\n"
         self._delete = _DELETE_ALL_BUT[d]
         self._checks = self._value_checks() if validate_values else []
+        self._limits = self._length_limits()
+        self._floor = min((limit for _i, _s, limit in self._limits), default=0)
 
     # -- what the loader needs --------------------------------------------------------------
 
@@ -143,7 +145,10 @@ class EncodedFile:
             nlines = block.count(b"\n")
             encoded = (
                 self._careful(block, first_line)
-                if self.raw_records or self._checks or not self._block_ok(block, nlines)
+                if self.raw_records
+                or self._checks
+                or not self._block_ok(block, nlines)
+                or self._oversized(block)
                 else self._fast(block)
             )
             self._next_line += nlines
@@ -151,14 +156,22 @@ class EncodedFile:
             self.stats.rows_read += nlines
             if encoded:
                 yield encoded
-        if self.stats.rows_read == 0:
+        good = self.stats.rows_read - self.stats.rows_rejected
+        if good <= 0:
             # Publishing this would empty a production table: no release ships an empty file.
+            # Rejected rows do not count, whatever --max-bad-rows tolerates: a truncated file
+            # often ends in one broken line, and a file of another layout rejects every row.
+            what = (
+                "the file has a header but no data rows"
+                if self.stats.rows_read == 0
+                else f"none of the file's {self.stats.rows_read:,} data rows is valid "
+                "(all were rejected)"
+            )
             raise InputError(
-                "the file has a header but no data rows; refusing to replace the table with an "
-                "empty one",
+                f"{what}; refusing to replace the table with an empty one",
                 file=self.name,
                 line=2,
-                hint="the file is probably incomplete; download it again",
+                hint="the file is probably incomplete or of another layout; download it again",
             )
 
     # -- framing ----------------------------------------------------------------------------
@@ -278,6 +291,18 @@ class EncodedFile:
                 fields = found + (0 if layout.trailing and line.endswith(delim) else 1)
                 self._reject(line_no, f"expected {layout.nfields} fields, found {fields}", raw)
                 continue
+            if self._floor and len(line) > self._floor:
+                over = self._too_long(line)
+                if over is not None:
+                    source, size, limit = over
+                    self._reject(
+                        line_no,
+                        f"a value of {size:,} bytes; an identifier ({source}) holds at most "
+                        f"{limit:,}",
+                        raw,
+                        column=source,
+                    )
+                    continue
             for check in self._checks:
                 check(line, line_no)
             encoded = _escape(line)
@@ -287,11 +312,50 @@ class EncodedFile:
             out.append(encoded)
         return b"\n".join(out) + b"\n" if out else b""
 
+    # -- bounded columns ----------------------------------------------------------------------
+
+    def _length_limits(self) -> list[tuple[int, str, int]]:
+        """(field index, header name, most bytes) of each bounded column of this layout."""
+        limits = []
+        for index, target in enumerate(self.layout.targets):
+            if target is not None:
+                limit = self.spec.column(target).max_bytes
+                if limit is not None:
+                    limits.append((index, self.layout.fields[index], limit))
+        return limits
+
+    def _oversized(self, block: bytes) -> bool:
+        """Whether a bounded field in the block is too long. A field longer than the smallest
+        bound needs a line as long, and such a line covers a whole aligned stretch of half
+        that length with no line feed: one ``find`` per stretch rules that out, and only a
+        block with a long line has its long lines split."""
+        if not self._floor:
+            return False
+        step = max(self._floor // 2, 1)
+        find = block.find
+        for start in range(0, len(block), step):
+            if find(b"\n", start, start + step) < 0:
+                break
+        else:
+            return False
+        return any(
+            self._too_long(line) is not None
+            for line in block.split(b"\n")
+            if len(line) > self._floor
+        )
+
+    def _too_long(self, line: bytes) -> tuple[str, int, int] | None:
+        fields = line.split(self.layout.delimiter)
+        for index, source, limit in self._limits:
+            if index < len(fields) and len(fields[index]) > limit:
+                return source, len(fields[index]), limit
+        return None
+
     def _column_at(self, line: bytes, position: int) -> str:
         index = line.count(self.layout.delimiter, 0, position)
         return self.layout.fields[index] if index < self.layout.nfields else "(after last)"
 
-    def _reject(self, line_no: int, reason: str, raw: bytes) -> None:
+    def _reject(self, line_no: int, reason: str, raw: bytes, column: str | None = None) -> None:
         self.stats.rows_rejected += 1
         self.stats.rejected_lines.append(line_no)
         if self.rejects is not None:
@@ -306,6 +370,7 @@ class EncodedFile:
                 f"{reason}; {limit}",
                 file=self.name,
                 line=line_no,
+                column=column,
                 hint="the rejected rows are in the rejects file; raise --max-bad-rows to accept",
             )
 

@@ -10,8 +10,16 @@ re-describe a file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+
+from py_load_medgen.errors import UsageError
+
+MAX_IDENTIFIER_BYTES = 1024
+"""A sane maximum for an identifier (the longest real ones are tens of bytes), well below the
+~2.7 kB a PostgreSQL btree index entry can hold: a longer value is a bad row, not a database
+error."""
 
 
 class ColumnType(Enum):
@@ -42,6 +50,13 @@ class Column:
     """Gets a secondary index of its own (every CUI column does)."""
     cui_shape: bool = False
     """Every value must look like a CUI (C + 7 digits or CN + digits); enforced on load."""
+
+    @property
+    def max_bytes(self) -> int | None:
+        """The longest value the column takes: an identifier or an indexed column is bounded
+        (no index can hold an unbounded value, and no real identifier is near the bound);
+        free text is not."""
+        return MAX_IDENTIFIER_BYTES if self.identifier or self.indexed else None
 
     def header_names(self) -> tuple[str, ...]:
         """Every header name that maps to this column, preferred name first."""
@@ -374,3 +389,18 @@ def spec_for_file(name: str) -> FileSpec | None:
 
 def spec_for_table(table: str) -> FileSpec:
     return BY_TABLE[table]
+
+
+def select_specs(names: Sequence[str]) -> list[FileSpec]:
+    """The specs for ``--files`` (served file names or table names); all when empty."""
+    if not names:
+        return list(FILES)
+    chosen: list[FileSpec] = []
+    for name in names:
+        spec = spec_for_file(name) or next((s for s in FILES if s.table == name), None)
+        if spec is None:
+            known = ", ".join(s.name for s in FILES)
+            raise UsageError(f"unknown file {name!r} in --files; known files: {known}")
+        if spec not in chosen:
+            chosen.append(spec)
+    return chosen

@@ -16,10 +16,14 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
-from py_load_medgen.redact import redact_uri
+from py_load_medgen.redact import public_uri, split_uri
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 
 log = logging.getLogger(__name__)
+_UNREACHABLE = (
+    "the server did not answer; offline? load a directory of MedGen files with --source DIR "
+    "(or try the tool on a generated release: py-load-medgen generate DIR)"
+)
 
 _NET_ERRORS = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply, ftplib.error_proto)
 
@@ -62,20 +66,23 @@ class FtpBody(StreamBody):
 
 class FtpTransport(Transport):
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
-        self.base = url if url.endswith("/") else url + "/"
+        # The user-info ends at the last "@": a password may hold any character, raw.
+        head, userinfo, rest = split_uri(url if url.endswith("/") else url + "/")
+        self.base = head + rest
         parts = urlsplit(self.base)
         self.host = parts.hostname or ""
         self.port = parts.port or 21
-        self.user = unquote(parts.username) if parts.username else "anonymous"
-        self.password = unquote(parts.password) if parts.password else "py-load-medgen@"
+        user, _, password = (userinfo or "").partition(":")
+        self.user = unquote(user) if user else "anonymous"
+        self.password = unquote(password) if password else "py-load-medgen@"
         self.path = unquote(parts.path) or "/"
         self.timeout = timeout
 
     def describe(self) -> str:
-        return redact_uri(self.base)
+        return public_uri(self.base)
 
     def url_of(self, name: str) -> str:
-        return redact_uri(urljoin(self.base, name))
+        return public_uri(urljoin(self.base, name))
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -90,7 +97,7 @@ class FtpTransport(Transport):
             raise SourceError(f"{what}: FTP {exc}", hint=hint) from None
         except _NET_ERRORS as exc:
             raise TransientSourceError(
-                f"{what}: {exc.__class__.__name__}: {exc}", hint="the server did not answer"
+                f"{what}: {exc.__class__.__name__}: {exc}", hint=_UNREACHABLE
             ) from None
 
     def _connect(self) -> ftplib.FTP:

@@ -25,12 +25,16 @@ from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
 
 from py_load_medgen.errors import SourceError, TransientSourceError
-from py_load_medgen.redact import redact_uri
+from py_load_medgen.redact import public_uri, redact_uri, split_uri
 from py_load_medgen.source.retry import RetryAfterError
 from py_load_medgen.source.transport import Body, Entry, NotModified, StreamBody, Transport
 from py_load_medgen.version import __version__
 
 log = logging.getLogger(__name__)
+_UNREACHABLE = (
+    "the server did not answer; offline? load a directory of MedGen files with --source DIR "
+    "(or try the tool on a generated release: py-load-medgen generate DIR)"
+)
 
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -151,15 +155,16 @@ class HttpBody(StreamBody):
 
 class HttpTransport(Transport):
     def __init__(self, url: str, *, timeout: float = 60.0, allow_redirects: bool = False) -> None:
-        parts = urlsplit(url if url.endswith("/") else url + "/")
         # Credentials in the URL become a Basic Authorization header: urllib would read
-        # "user:password@host" as a host and port, and echo the password in its error.
+        # "user:password@host" as a host and port, and echo the password in its error. The
+        # user-info ends at the last "@", so a password may hold any character, raw.
+        head, userinfo, rest = split_uri(url if url.endswith("/") else url + "/")
         self.auth: dict[str, str] = {}
-        if parts.username is not None:
-            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        if userinfo is not None:
+            user, _, password = userinfo.partition(":")
+            token = f"{unquote(user)}:{unquote(password)}"
             self.auth["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
-            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-        self.base = parts.geturl()
+        self.base = head + rest
         self.timeout = timeout
         self.opener = urllib.request.build_opener(
             _SameOrigin(allow_redirects),
@@ -167,10 +172,10 @@ class HttpTransport(Transport):
         )
 
     def describe(self) -> str:
-        return redact_uri(self.base)
+        return public_uri(self.base)
 
     def url_of(self, name: str) -> str:
-        return redact_uri(urljoin(self.base, name))
+        return public_uri(urljoin(self.base, name))
 
     def listing(self) -> list[Entry]:
         with self._checked(self.base) as response:
@@ -274,13 +279,13 @@ class HttpTransport(Transport):
             if isinstance(reason, ssl.SSLError):
                 raise SourceError(f"{shown}: TLS failure ({reason})", hint=_TLS_HINT) from None
             raise TransientSourceError(
-                f"{shown}: cannot connect ({reason})", hint="the server did not answer"
+                f"{shown}: cannot connect ({reason})", hint=_UNREACHABLE
             ) from None
         except ssl.SSLError as exc:
             raise SourceError(f"{shown}: TLS failure ({exc})", hint=_TLS_HINT) from None
         except _NET_ERRORS as exc:
             raise TransientSourceError(
-                f"{shown}: {exc.__class__.__name__}: {exc}", hint="the server did not answer"
+                f"{shown}: {exc.__class__.__name__}: {exc}", hint=_UNREACHABLE
             ) from None
         return response
 

@@ -33,8 +33,17 @@ class LocalSource(Source):
         found: dict[str, Path] = {}
         for path in sorted(self.directory.iterdir()):
             spec = spec_for_file(path.name)
-            if spec is not None and path.is_file():
-                found.setdefault(spec.table, path)
+            if spec is None or not path.is_file():
+                continue
+            other = found.setdefault(spec.table, path)
+            if other != path:
+                # Names match case-insensitively: which spelling is the release is not ours
+                # to guess (a stale copy beside a new one loads silently otherwise).
+                raise SourceError(
+                    f"{self.directory}: {other.name} and {path.name} are both {spec.name}; "
+                    "which one to load is ambiguous",
+                    hint="remove or rename the one that is not part of the release",
+                )
         return found
 
     def unknown_files(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import hashlib
 import json
 import logging
@@ -23,11 +24,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from py_load_medgen import events
 from py_load_medgen.errors import IntegrityError, SourceError, TransientSourceError, UsageError
+from py_load_medgen.failures import disk_full
 from py_load_medgen.redact import redact_uri
 from py_load_medgen.release.files import FileSpec, spec_for_file
 from py_load_medgen.source.base import Source, SourceFile, gzip_mtime
@@ -304,7 +306,7 @@ class Mirror(Source):
                 while chunk := body.read(CHUNK):
                     if self._stop.is_set():
                         raise _StoppedError
-                    out.write(chunk)
+                    _write(out, chunk, self.cache, (size or 0) - done)
                     digest.update(chunk)
                     check.feed(chunk)
                     done += len(chunk)
@@ -364,6 +366,17 @@ class Mirror(Source):
             moved / max(seconds, 1e-6) / 1e6,
             unchanged,
         )
+
+
+def _write(out: BinaryIO, chunk: bytes, cache: Path, remaining: int) -> None:
+    """One chunk into the partial file; a full disk is an error naming the cache and what the
+    rest of the file needs (the partial file stays, under its partial name, for a resume)."""
+    try:
+        out.write(chunk)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full(cache, max(remaining, len(chunk))) from None
+        raise
 
 
 def _largest_first(specs: Sequence[FileSpec], known: dict[str, Entry]) -> list[FileSpec]:

@@ -12,7 +12,9 @@ import pytest
 from py_load_medgen.release.files import FileSpec, spec_for_table
 from py_load_medgen.source.retry import RetryPolicy
 
-FAST = RetryPolicy(attempts=3, timeout=2.0, base_delay=0.01, max_delay=5.0)
+# A generous timeout: it fires only when a request really hangs, never because the machine is
+# busy (tests that need a timeout to fire set their own, and wait on events, not the clock).
+FAST = RetryPolicy(attempts=3, timeout=30.0, base_delay=0.01, max_delay=5.0)
 
 
 @functools.cache

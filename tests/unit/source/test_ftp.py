@@ -6,6 +6,7 @@ import ftplib
 import logging
 import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ def interrupt_once(url: str, cache: Path, state: FtpState, specs: list[FileSpec]
     """A run with no retries whose transfer of NAMES stops after 70,000 bytes."""
     state.cut[NAMES] = [70_000]
     with pytest.raises(TransientSourceError, match="ended after 70,000"):
-        mirror(url, cache, RetryPolicy(attempts=1, timeout=2.0)).mirror(specs)
+        mirror(url, cache, RetryPolicy(attempts=1, timeout=30.0)).mirror(specs)
     assert (cache / (NAMES + ".part")).stat().st_size == 70_000
 
 
@@ -166,6 +167,15 @@ def test_load_and_check_update_over_ftp(ftp_root: Path, tmp_path: Path) -> None:
     assert len(row[2]) == 64 and row[3] is not None and row[4] is not None
 
 
+def _waiting_in_read(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident or 0)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return bool(names) and names[0] == "receive"  # FtpBody.receive: blocked in sock.recv
+
+
 def test_abort_wakes_a_read_waiting_on_a_silent_server() -> None:
     near, far = socket.socketpair()
     control = ftplib.FTP()  # noqa: S321 - never connected: the body only reads its data socket
@@ -173,9 +183,14 @@ def test_abort_wakes_a_read_waiting_on_a_silent_server() -> None:
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(body.read(1024)))
     reader.start()
-    time.sleep(0.2)
+    # Abort once the reader waits in the socket read (its deepest Python frame is the body's
+    # read); the outcome must be the same if the abort came first, so no timing can fail it.
+    deadline = time.monotonic() + 60
+    while reader.ident not in sys._current_frames() or not _waiting_in_read(reader):
+        assert time.monotonic() < deadline and reader.is_alive()
+        time.sleep(0.001)
     body.abort()
-    reader.join(2)
+    reader.join(60)
     assert not reader.is_alive() and got == [b""]
     near.close()
     far.close()

@@ -31,3 +31,23 @@ def test_a_missing_file_or_directory_is_named(release: Path, tmp_path: Path) -> 
         LocalSource(release).fetch([spec_for_table("definitions")])
     with pytest.raises(SourceError, match="does not exist"):
         LocalSource(tmp_path / "nowhere").fetch([spec_for_table("concepts")])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("MONDO_CUI_history.txt", "Mondo_CUI_history.txt"), ("NAMES.RRF.gz", "names.rrf.gz")],
+)
+def test_two_spellings_of_one_file_are_refused_naming_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: str, second: str
+) -> None:
+    from py_load_medgen.cli import main
+
+    for name in (first, second):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(SourceError, match="ambiguous") as caught:
+        LocalSource(tmp_path).listing()
+    assert first in str(caught.value) and second in str(caught.value)
+    code = main(["load", "--source", str(tmp_path), "--dry-run", "--quiet"])
+    assert code == 5
+    err = capsys.readouterr().err
+    assert first in err and second in err

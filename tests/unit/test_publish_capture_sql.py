@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from py_load_medgen.load import changes, publish, sql
-from py_load_medgen.load.changes import ChangePlan
+from py_load_medgen.load import capture, changes, publish, sql
+from py_load_medgen.load.capture import ChangePlan
 from py_load_medgen.release.files import BY_TABLE, FILES
 from py_load_medgen.release.schema import Index
 
@@ -12,7 +12,8 @@ CONCEPTS = BY_TABLE["concepts"]
 
 def test_every_staging_table_is_dropped_whichever_run_left_it() -> None:
     statements = publish.drop_staging_sql('odd "s"')
-    assert len(statements) == len(FILES)
+    # Each file's staging table, and the change sets a file comparison stages.
+    assert len(statements) == len(FILES) + len(changes.staging_tables(FILES))
     assert statements[0] == 'DROP TABLE IF EXISTS "odd ""s"""."_staging_concepts"'
 
 
@@ -23,8 +24,16 @@ def test_staging_is_recreated_empty() -> None:
 
     drop, create = publish.create_staging_sql(sql.POSTGRES, "m", CONCEPTS, Encoded())  # type: ignore[arg-type]
     assert drop == 'DROP TABLE IF EXISTS "m"."_staging_concepts"'
-    assert create.startswith('CREATE UNLOGGED TABLE "m"."_staging_concepts" (')
+    assert create.startswith('CREATE TABLE "m"."_staging_concepts" (')  # durable by default
     assert '"_trailing"' in create
+    _drop, unlogged = publish.create_staging_sql(
+        sql.POSTGRES,
+        "m",
+        CONCEPTS,
+        Encoded(),  # type: ignore[arg-type]
+        unlogged=True,
+    )
+    assert unlogged.startswith('CREATE UNLOGGED TABLE "m"."_staging_concepts" (')
 
 
 def test_truncate_strategy_refills_in_place() -> None:
@@ -46,11 +55,11 @@ def test_staged_index_names_and_schema_question() -> None:
 def test_a_change_plan_carries_everything_apply_and_discard_need() -> None:
     statements = sql.keyed_changes("m", CONCEPTS, ("cui",))
     plan = ChangePlan(CONCEPTS, ("cui",), statements)
-    assert changes.apply_sql("m", plan) == [
+    assert capture.apply_sql("m", plan) == [
         *statements.apply,
         'DROP TABLE "m"."_staging_concepts"',
     ]
-    assert changes.discard_sql("m", plan) == [
+    assert capture.discard_sql("m", plan) == [
         *statements.cleanup,
         'DROP TABLE IF EXISTS "m"."_staging_concepts"',
     ]
@@ -63,12 +72,12 @@ def test_whole_row_plans_take_the_backends_slices() -> None:
         def change_slices(self, spec: object, staged_rows: int) -> tuple[str, ...]:
             return ("\"cui\" < 'C5'", "\"cui\" >= 'C5'") if staged_rows > 10 else ()
 
-    small = changes.plan(Sliced(), CONCEPTS, None, 5)  # type: ignore[arg-type]
-    big = changes.plan(Sliced(), CONCEPTS, None, 50)  # type: ignore[arg-type]
+    small = capture.plan(Sliced(), CONCEPTS, None, 5)  # type: ignore[arg-type]
+    big = capture.plan(Sliced(), CONCEPTS, None, 50)  # type: ignore[arg-type]
     assert small.statements == sql.multiset_changes("m", CONCEPTS)
     assert big.statements == sql.multiset_changes(
         "m", CONCEPTS, ("\"cui\" < 'C5'", "\"cui\" >= 'C5'")
     )
     assert big.statements != small.statements
-    keyed = changes.plan(Sliced(), CONCEPTS, ("cui",), 50)  # type: ignore[arg-type]
+    keyed = capture.plan(Sliced(), CONCEPTS, ("cui",), 50)  # type: ignore[arg-type]
     assert keyed.statements == sql.keyed_changes("m", CONCEPTS, ("cui",))

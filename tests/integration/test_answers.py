@@ -1,0 +1,320 @@
+"""The answers (views, derived tables, lookup, resolve, exports) on both backends.
+
+Planted answers come from ``tests/planted.py``, a release written row by row; the genuine
+checks load NCBI's own MGREL and NAMES rows of the 2022-05-11 build.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from py_load_medgen import answers
+from py_load_medgen.answers.curies import CURIE
+from py_load_medgen.answers.exports import HPOA_COLUMNS, KGX_EDGE_COLUMNS, KGX_NODE_COLUMNS
+from tests.helpers import load_release, query
+from tests.planted import EXPECTED_XREFS, ROWS, write_release
+
+
+@pytest.fixture
+def planted(tmp_path: Path, db_uri: str) -> str:
+    assert load_release(write_release(tmp_path / "release"), db_uri) == 0
+    return db_uri
+
+
+def rows(uri: str, statement: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in query(uri, statement)]
+
+
+def test_xrefs_are_normalised_with_cardinality(planted: str) -> None:
+    got = rows(planted, "SELECT cui, curie, origin, cardinality FROM medgen.xrefs")
+    assert {(c, x): (o, k) for c, x, o, k in got} == EXPECTED_XREFS
+    # a CN id is MEDGEN:, never UMLS:; MTHU codes and the concept's own id are not xrefs
+    assert not [r for r in got if "MTHU" in str(r[1]) or str(r[1]).startswith("UMLS:CN")]
+    served = rows(planted, "SELECT source_id FROM medgen.xrefs WHERE curie = 'ORPHA:558'")
+    assert served == [("Orphanet_558",)]
+
+
+def test_cui_status_follows_chains_cycle_safe(planted: str) -> None:
+    got = {
+        (i, t): (s, c, n, d)
+        for i, t, s, c, n, d in rows(
+            planted,
+            "SELECT id, id_type, status, current_cui, chain_length, last_action_date "
+            "FROM medgen.cui_status",
+        )
+    }
+    assert got[("C0000001", "cui")] == ("current", "C0000001", 0, None)
+    assert got[("C0000020", "cui")] == ("merged", "C0000001", 2, None)  # MERGED, then history
+    assert got[("C0000021", "cui")] == ("merged", "C0000001", 1, date(2020, 3, 5))  # latest
+    assert got[("C0000030", "cui")] == ("retired", None, 1, None)  # a cycle ends retired
+    assert got[("C0000031", "cui")][:2] == ("retired", None)
+    assert got[("C0000040", "cui")] == ("retired", None, 0, date(2022, 5, 7))
+    assert got[("C0000009", "cui")] == ("retired", None, 0, None)  # only a UID row knows it
+    assert got[("1001", "uid")] == ("current", "C0000001", 0, date(2019, 6, 12))
+    assert got[("1002", "uid")] == ("merged", "C0000001", 2, date(2015, 2, 3))
+    assert got[("1003", "uid")] == ("retired", None, 0, date(2016, 3, 4))
+    assert got[("HP:0001166", "hpo")][:2] == ("current", "C0000002")
+    assert got[("HP:0000001", "hpo")][:2] == ("retired", None)
+    assert got[("MONDO:0007947", "mondo")][:2] == ("current", "C0000001")
+    assert got[("ORPHA:558", "ordo")][:3] == ("merged", "C0000001", 1)
+    assert len(got) == len(rows(planted, "SELECT id, id_type FROM medgen.cui_status"))
+    assert got[("CN000010", "cui")][:2] == ("current", "CN000010")
+
+
+def test_disease_phenotypes_one_row_per_pair(planted: str) -> None:
+    got = rows(
+        planted,
+        "SELECT disease_cui, phenotype_cui, hpo_id, negated, is_inheritance, sources "
+        "FROM medgen.disease_phenotypes ORDER BY 1, 2",
+    )
+    assert got == [
+        # two STY rows and an MGREL row: one pair; manifestation_of read as CUI2 of CUI1
+        ("C0000001", "C0000002", "HP:0001166", False, False, "MGREL:OMIM,MedGen_HPO_OMIM_Mapping"),
+        ("C0000001", "C0000003", "HP:0000006", False, True, "MedGen_HPO_OMIM_Mapping"),
+        ("C0000001", "C0000004", None, False, False, "MGREL:OMIM"),  # has_manifestation
+        ("C0000001", "C0000012", None, True, False, "MGREL:OMIM"),  # not_manifestation_of
+        ("C0000013", "C0000004", "HP:0000098", True, False, "MedGen_HPO_OMIM_Mapping"),
+    ]
+
+
+def test_inheritance_and_hierarchy_directions(planted: str) -> None:
+    assert rows(planted, "SELECT * FROM medgen.inheritance ORDER BY 1, 2") == [
+        ("C0000001", "C0000003", "Autosomal dominant inheritance",
+         "MGREL:OMIM,MedGen_HPO_OMIM_Mapping"),
+        ("C0000013", "C0000003", "Autosomal dominant inheritance", "MGREL:OMIM"),
+    ]  # fmt: skip
+    assert rows(planted, "SELECT * FROM medgen.hierarchy ORDER BY 1, 2") == [
+        ("C0000005", "C0000001", "MONDO", "isa"),
+        ("C0000006", "C0000005", "MONDO", "isa"),  # PAR/inverse_isa: CUI2 is the parent
+        ("C0000006", "C0000014", "MSH", "CHD"),  # part_of left out, plain CHD kept
+        ("C0000007", "C0000008", "NCI", "isa"),
+        ("C0000008", "C0000007", "NCI", "isa"),
+    ]
+    up = rows(planted, "SELECT * FROM medgen.ancestors('C0000001') ORDER BY 1")
+    assert up == [("C0000005",), ("C0000006",)]
+    down = rows(planted, "SELECT * FROM medgen.descendants('C0000006') ORDER BY 1")
+    assert down == [("C0000001",), ("C0000005",), ("C0000014",)]
+    assert rows(planted, "SELECT * FROM medgen.ancestors('C0000007')") == [("C0000008",)]
+
+
+def test_concept_cards(planted: str) -> None:
+    card = rows(planted, "SELECT * FROM medgen.concept_cards WHERE cui = 'C0000001'")
+    assert card == [
+        ("C0000001", "Marfan syndrome", "OMIM",
+         "A disorder of connective tissue.\rIt affects the heart. [GeneReviews]",
+         "Disease or Syndrome", "MONDO:0007947 OMIM:154700 ORPHA:558"),
+    ]  # fmt: skip
+    assert not rows(planted, "SELECT * FROM medgen.concept_cards WHERE cui = 'C0000015'")
+
+
+def test_lookup_ids_and_text(planted: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import run_cli
+
+    queries = ["OMIM:154700", "ORPHA:558", "orphanet_558", "UMLS:C0000020", "1002",
+               "MEDGEN:CN000010", "hp:1166", "marfan", "zebra"]  # fmt: skip
+    assert run_cli("lookup", "--db-uri", planted, "--json", *queries) == 0
+    cards = json.loads(capsys.readouterr().out)
+    by_query: dict[str, list[dict[str, object]]] = {}
+    for card in cards:
+        assert {"cui", "name", "status", "xrefs"} <= card.keys()
+        by_query.setdefault(str(card["query"]), []).append(card)
+    assert [c["cui"] for c in by_query["OMIM:154700"]] == ["C0000001"]
+    assert by_query["OMIM:154700"][0]["xrefs"] == ["MONDO:0007947", "OMIM:154700", "ORPHA:558"]
+    assert [(c["cui"], c["status"]) for c in by_query["ORPHA:558"]] == [("C0000001", "merged")]
+    assert by_query["orphanet_558"][0]["cui"] == "C0000001"
+    assert [(c["cui"], c["status"]) for c in by_query["UMLS:C0000020"]] == [("C0000001", "merged")]
+    assert by_query["1002"][0]["cui"] == "C0000001"
+    assert by_query["MEDGEN:CN000010"][0]["curie"] == "MEDGEN:CN000010"
+    assert by_query["hp:1166"][0]["cui"] == "C0000002"
+    marfan = [c["cui"] for c in by_query["marfan"]]
+    assert marfan[0] == "C0000001"  # starts with the text and is a preferred name
+    assert "CN000010" in marfan
+    assert "zebra" not in by_query  # the only match is a suppressed name
+    assert run_cli("lookup", "--db-uri", planted, "C0000001") == 0
+    assert "Marfan syndrome" in capsys.readouterr().out
+
+
+def test_resolve_stdin_json(
+    planted: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from tests.helpers import run_cli
+
+    ids = ["C0000001", "C0000020", "C0000030", "1003", "OMIM:600000", "nonsense", "C0000001"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(ids[1:]) + "\n\n"))
+    assert run_cli("resolve", "--db-uri", planted, "--json", ids[0], "-") == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got == [
+        {"id": "C0000001", "status": "current", "current": ["C0000001"]},
+        {"id": "C0000020", "status": "merged", "current": ["C0000001"]},
+        {"id": "C0000030", "status": "retired", "current": []},
+        {"id": "1003", "status": "retired", "current": []},
+        {"id": "OMIM:600000", "status": "current", "current": ["C0000012", "C0000013"]},
+        {"id": "nonsense", "status": "unknown", "current": []},
+        {"id": "C0000001", "status": "current", "current": ["C0000001"]},
+    ]
+
+
+def _tsv(path: Path) -> tuple[list[str], list[list[str]]]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
+    table = list(csv.reader(lines, delimiter="\t"))
+    return table[0], table[1:]
+
+
+def test_exports_match_the_views(planted: str, tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    sssom = tmp_path / "medgen.sssom.tsv"
+    assert run_cli("export", "sssom", str(sssom), "--db-uri", planted) == 0
+    text = sssom.read_text(encoding="utf-8")
+    assert "# curie_map:" in text and "#   MEDGEN: " in text and "# license: " in text
+    header, body = _tsv(sssom)
+    assert {"subject_id", "predicate_id", "object_id", "mapping_justification"} <= set(header)
+    assert len(body) == len(EXPECTED_XREFS)
+    mapped = {(r[0], r[3]): r[2] for r in body}
+    assert mapped[("UMLS:C0000001", "OMIM:154700")] == "skos:exactMatch"
+    assert mapped[("UMLS:C0000014", "OMIM:100001")] == "skos:closeMatch"
+    assert mapped[("MEDGEN:CN000010", "OMIM:154705")] == "skos:exactMatch"
+    prefixes = {line.split(":")[0].strip("# ") for line in text.splitlines() if line[:4] == "#   "}
+    for row in body:
+        assert CURIE.match(row[0]) and CURIE.match(row[3]), row
+        assert {row[0].split(":")[0], row[3].split(":")[0], *row[2].split(":")[:1]} <= prefixes
+
+    kgx = tmp_path / "kgx"
+    assert run_cli("export", "kgx", str(kgx), "--db-uri", planted) == 0
+    nodes_header, nodes = _tsv(kgx / "nodes.tsv")
+    edges_header, edges = _tsv(kgx / "edges.tsv")
+    assert tuple(nodes_header) == KGX_NODE_COLUMNS and tuple(edges_header) == KGX_EDGE_COLUMNS
+    assert len(nodes) == len(ROWS["concepts"])
+    categories = {n[0]: n[1] for n in nodes}
+    assert categories["UMLS:C0000001"] == "biolink:Disease"
+    assert categories["UMLS:C0000002"] == "biolink:PhenotypicFeature"
+    assert categories["MEDGEN:CN000010"] == "biolink:Disease"
+    assert all(CURIE.match(e[1]) and CURIE.match(e[3]) for e in edges)
+    count = rows(planted, "SELECT (SELECT count(*) FROM medgen.hierarchy) + "
+                 "(SELECT count(*) FROM medgen.disease_phenotypes WHERE NOT is_inheritance) + "
+                 "(SELECT count(*) FROM medgen.inheritance)")[0][0]  # fmt: skip
+    assert len(edges) == count
+    assert not [e for e in edges if e[2] == "biolink:mentioned_by"]
+    assert run_cli("export", "kgx", str(kgx), "--with-pubmed", "--db-uri", planted) == 0
+    _, nodes = _tsv(kgx / "nodes.tsv")
+    _, edges = _tsv(kgx / "edges.tsv")
+    assert sorted(n[0] for n in nodes if n[1] == "biolink:Publication") == [
+        "PMID:11", "PMID:12", "PMID:13"]  # fmt: skip
+    assert len([e for e in edges if e[2] == "biolink:mentioned_by"]) == 4
+
+    hpoa = tmp_path / "disease_phenotype.tsv"
+    assert run_cli("export", "disease-phenotype", str(hpoa), "--db-uri", planted) == 0
+    header, body = _tsv(hpoa)
+    assert tuple(header) == HPOA_COLUMNS
+    assert len(body) == rows(planted, "SELECT count(*) FROM medgen.disease_phenotypes")[0][0]
+    negated = [(r[0], r[3]) for r in body if r[2] == "NOT"]
+    assert negated == [("UMLS:C0000001", "UMLS:C0000012"), ("UMLS:C0000013", "HP:0000098")]
+    assert all(re.match(r"^(HP:\d{7}|UMLS:C\d{7}|MEDGEN:CN\d+)$", r[3]) for r in body)
+
+
+def test_python_api_typed_and_arrow(planted: str) -> None:
+    result = answers.lookup(planted, ["C0000001"])
+    assert result.cards[0].to_json()["name"] == "Marfan syndrome"
+    assert "C0000001  Marfan syndrome" in result.render()
+    resolved = list(answers.resolve(planted, ["C0000020"]))
+    assert resolved[0].current == ["C0000001"] and resolved[0].render().startswith("C0000020")
+    table = answers.arrow(planted, "inheritance")
+    assert table.num_rows == 2 and "inheritance_cui" in table.column_names
+
+
+def test_delta_refreshes_the_answers(planted: str, tmp_path: Path) -> None:
+    changed = {k: list(v) for k, v in ROWS.items()}
+    changed["source_links"].append(("C0000004", "Tall stature", "HP:0000098", "HPO"))
+    changed["source_links"].append(("C0000005", "Connective tissue disease", "123", "OMIM"))
+    changed["relationships"].append(
+        ("C0000014", "A14", "AUI", "RO", "C0000003", "A3", "inheritance_type_of", "R99",
+         "OMIM", "OMIM", "N")
+    )  # fmt: skip
+    changed["cui_history"].append(("C0000012", "C0000013", "08 Aug 2023"))
+    release = write_release(tmp_path / "next", changed)
+    assert load_release(release, planted, "--mode", "delta") == 0
+    assert rows(planted, "SELECT cardinality FROM medgen.xrefs WHERE curie = 'OMIM:123'") == [
+        ("1:1",)
+    ]
+    assert ("C0000014", "C0000003") in rows(
+        planted, "SELECT disease_cui, inheritance_cui FROM medgen.inheritance"
+    )
+    # C0000012 is still a concept (NAMES), so the history row does not retire it
+    assert rows(planted, "SELECT status FROM medgen.cui_status WHERE id = 'C0000012'") == [
+        ("current",)
+    ]
+
+
+def test_answers_survive_reloads_with_user_views(pg_uri: str, tmp_path: Path) -> None:
+    import psycopg
+
+    release = write_release(tmp_path / "release")
+    assert load_release(release, pg_uri) == 0
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute("CREATE VIEW medgen.my_cards AS SELECT cui, name FROM medgen.concept_cards")
+        conn.execute("CREATE VIEW medgen.my_omim AS SELECT * FROM medgen.xrefs "
+                     "WHERE curie LIKE 'OMIM:%'")  # fmt: skip
+    assert load_release(release, pg_uri) == 0
+    assert load_release(release, pg_uri, "--strategy", "truncate") == 0
+    assert rows(pg_uri, "SELECT count(*) FROM medgen.my_cards")[0][0] == 12
+    assert rows(pg_uri, "SELECT count(*) FROM medgen.my_omim")[0][0] == 6
+    assert rows(pg_uri, "SELECT count(*) FROM medgen.xrefs")[0][0] == len(EXPECTED_XREFS)
+
+
+def test_partial_load_publishes_what_it_can(db_uri: str, tmp_path: Path) -> None:
+    release = write_release(tmp_path / "release")
+    assert load_release(release, db_uri, "--files", "NAMES.RRF.gz,MGREL.RRF.gz") == 0
+    assert rows(db_uri, "SELECT count(*) FROM medgen.hierarchy")[0][0] == 5
+    assert rows(db_uri, "SELECT count(*) FROM medgen.cui_status")[0][0] == len(ROWS["concepts"])
+    names = {r[0] for r in rows(db_uri, "SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_schema = 'medgen'")}  # fmt: skip
+    assert "xrefs" not in names  # nothing to build it from
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "duckdb"])
+def test_genuine_mgrel_directions(
+    backend: str, real_data: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = request.getfixturevalue("pg_uri" if backend == "postgresql" else "duckdb_uri")
+    source = real_data / "releases" / "2022-05-11"
+    assert load_release(source, uri, "--files", "NAMES.RRF.gz,MGREL.RRF.gz") == 0
+    inheritance = rows(uri, "SELECT inheritance_cui, inheritance_name FROM medgen.inheritance "
+                            "WHERE disease_cui = 'C5394059'")  # fmt: skip
+    assert inheritance == [("C0443147", "Autosomal dominant inheritance")]
+    assert not rows(uri, "SELECT 1 FROM medgen.inheritance WHERE inheritance_cui = 'C5394059'")
+    assert ("C5399761", "C0220722") in rows(
+        uri, "SELECT parent_cui, child_cui FROM medgen.hierarchy"
+    )
+    assert ("C5399761",) in rows(uri, "SELECT * FROM medgen.ancestors('C0220722')")
+    # read the right way round, a few modes of inheritance serve thousands of diseases
+    diseases, modes = rows(
+        uri,
+        "SELECT count(DISTINCT disease_cui), count(DISTINCT inheritance_cui) "
+        "FROM medgen.inheritance",
+    )[0]
+    assert int(str(diseases)) > 1000
+    assert int(str(modes)) < 50
+    named = rows(uri, "SELECT DISTINCT inheritance_name FROM medgen.inheritance")
+    assert ("Autosomal recessive inheritance",) in named
+
+
+def test_name_search_with_and_without_trigrams(pg_uri: str, tmp_path: Path) -> None:
+    import psycopg
+
+    assert load_release(write_release(tmp_path / "release"), pg_uri) == 0
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchall()
+    ranked = [c.cui for c in answers.lookup(pg_uri, ["marfan"]).cards]
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION pg_trgm")
+    fallback = [c.cui for c in answers.lookup(pg_uri, ["marfan"]).cards]
+    assert ranked[0] == fallback[0] == "C0000001"
+    assert set(ranked) == set(fallback) == {"C0000001", "CN000010"}

@@ -1,0 +1,87 @@
+"""Every recipe of docs/recipes.md runs: its PostgreSQL SQL on PostgreSQL, its DuckDB SQL on
+DuckDB, its command lines through the CLI, against a release with planted answers (where each
+must find something) and a generated one (where each must run)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+
+from py_load_medgen.cli import cli
+from py_load_medgen.generate import generate_release
+from tests.helpers import load_release, query, run_cli
+from tests.planted import write_release
+
+RECIPES = Path(__file__).resolve().parents[2] / "docs" / "recipes.md"
+BLOCK = re.compile(r'```(?:sql|bash) title="(PostgreSQL|DuckDB|CLI)"\n(.*?)```', re.DOTALL)
+PLANTED = {"C0024796": "C0000001", "C1306589": "C0000020", "'7890'": "'1002'", " 7890 ": " 1002 "}
+
+
+def recipes() -> list[tuple[str, dict[str, str]]]:
+    sections = RECIPES.read_text(encoding="utf-8").split("\n## ")[1:]
+    return [(s.split("\n", 1)[0], dict(BLOCK.findall(s))) for s in sections]
+
+
+def test_ten_recipes_each_for_both_databases_and_the_cli() -> None:
+    found = recipes()
+    assert len(found) == 10
+    for title, blocks in found:
+        assert set(blocks) == {"PostgreSQL", "DuckDB", "CLI"}, title
+
+
+def _plant(text: str) -> str:
+    for real, planted in PLANTED.items():
+        text = text.replace(real, planted)
+    return text
+
+
+def _run_cli_line(line: str, uri: str, monkeypatch: pytest.MonkeyPatch) -> int | None:
+    """Exit code of one documented command line, or None when this build lacks the command
+    or one of its options (commands other changes are adding)."""
+    args = shlex.split(_plant(line))[1:]
+    command = cli.commands.get(args[0])
+    if command is None:
+        return None
+    known = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
+    if any(a.startswith("--") and a not in known for a in args):
+        return None
+    if "<" in args:
+        at = args.index("<")
+        monkeypatch.setattr("sys.stdin", io.StringIO("C0000001\nC0000020\nnonsense\n"))
+        args = args[:at] + args[at + 2 :]
+    return run_cli(*args, "--db-uri", uri)
+
+
+@pytest.mark.parametrize("release", ["planted", "generated"])
+def test_recipes_run(
+    release: str,
+    db_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if release == "planted":
+        source = write_release(tmp_path / "release")
+    else:
+        source = tmp_path / "release"
+        generate_release(source, scale=0.002, seed=18)
+    assert load_release(source, db_uri) == 0
+    monkeypatch.chdir(tmp_path)
+    dialect = "DuckDB" if db_uri.startswith("duckdb") else "PostgreSQL"
+    ran = 0
+    for title, blocks in recipes():
+        statement = _plant(blocks[dialect]) if release == "planted" else blocks[dialect]
+        rows = query(db_uri, statement.strip().rstrip(";"))
+        if release == "planted":
+            assert rows, f"recipe {title!r} found nothing in the planted release"
+        for line in blocks["CLI"].strip().splitlines():
+            code = _run_cli_line(line, db_uri, monkeypatch)
+            if code is not None:
+                assert code == 0, (title, line, capsys.readouterr().err)
+                ran += 1
+    assert ran >= 10
