@@ -85,6 +85,18 @@ def names_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
     return out
 
 
+def two_table_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
+    """NAMES.RRF.gz as ``names_release`` and an MGREL.RRF.gz of ``n`` rows with RELA ``label``."""
+    out = names_release(tmp_path, name, n, label)
+    rows = b"".join(
+        f"C{i:07d}|A{i}|SCUI|RO|C{i + 1:07d}|A{i + 1}|{label}|R{i:09d}|MSH|MSH|N|\n".encode()
+        for i in range(n)
+    )
+    header = b"#CUI1|AUI1|STYPE1|REL|CUI2|AUI2|RELA|RUI|SAB|SL|SUPPRESS|\n"
+    (out / "MGREL.RRF.gz").write_bytes(gzip.compress(header + rows))
+    return out
+
+
 def load_release(source: Path, uri: str, *extra: str) -> int:
     """Run `load` on a directory, with its rejects kept beside it; a directory holding only
     some of the release's files loads just those."""

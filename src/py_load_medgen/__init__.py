@@ -59,7 +59,8 @@ from py_load_medgen.errors import (
     UsageError,
     VerifyMismatchError,
 )
-from py_load_medgen.load.base import Loader, RunRecord, TableLoad
+from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow, RunRecord, RunRow, RunStatus, TableLoad
 from py_load_medgen.load.registry import open_loader
 from py_load_medgen.pipeline import LoadOptions, Mode, RunResult, Strategy
 from py_load_medgen.report import History, RunSummary, Status, TableStatus
@@ -90,6 +91,7 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "LoadOptions",
     "Mode",
     "Strategy",
+    "RunStatus",
     "DownloadSettings",
     "RetryPolicy",
     "DEFAULT_SOURCE",
@@ -98,6 +100,8 @@ __all__ = [  # noqa: RUF022 - grouped by kind, as the docs list them
     "RunResult",
     "RunRecord",
     "TableLoad",
+    "RunRow",
+    "FileRow",
     "DownloadResult",
     "Status",
     "TableStatus",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from py_load_medgen import config, report, runner
 from py_load_medgen.checkupdate import UpdateCheck
 from py_load_medgen.errors import NotLoadedError, UsageError
+from py_load_medgen.load.metadata import RunStatus
 from py_load_medgen.pipeline import LoadOptions, Mode, RunResult
 from py_load_medgen.release.files import select_specs
 from py_load_medgen.report import History, Status
@@ -175,7 +176,7 @@ def history(
     *,
     schema: str = "medgen",
     limit: int = 20,
-    status: str | None = None,
+    status: RunStatus | None = None,
     run_id: str | None = None,
 ) -> History:
     """Past runs, newest first, with what each did; one run's details, table by table, by id.

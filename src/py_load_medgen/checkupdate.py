@@ -221,14 +221,14 @@ def check(loader: Loader, source: str, listing: Sequence[Listed]) -> UpdateCheck
         listed = by_table.get(spec.table)
         # Like for like: a build time with a build time, a server time with a server time
         # (a file lands on the server minutes after NCBI built it).
-        build_time = utc(record.get("gzip_mtime"))
+        build_time = record.gzip_mtime
         use_build = listed is not None and listed.build_time is not None and build_time
         files.append(
             FileCheck(
                 table=spec.table,
-                loaded_name=record.get("file_name"),
-                loaded_size=_int(record.get("size")),
-                loaded_time=build_time if use_build else utc(record.get("modified")),
+                loaded_name=record.file_name,
+                loaded_size=record.size,
+                loaded_time=build_time if use_build else record.modified,
                 listed=listed,
             )
         )
@@ -236,7 +236,7 @@ def check(loader: Loader, source: str, listing: Sequence[Listed]) -> UpdateCheck
         listed = file.listed
         if listed is not None and listed.path is not None and file.state in ("changed", "older"):
             # A copied mirror gets new file times; for a local file the content decides.
-            recorded = state[file.table].get("sha256")
+            recorded = state[file.table].sha256
             if recorded:
                 file.same_content = sha256_file(listed.path) == recorded
     times = [f.loaded_time for f in files if f.loaded_time]

@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, get_args
 
 import click
 
 from py_load_medgen import config, logs
 from py_load_medgen.api import split_names
 from py_load_medgen.errors import ConfigError, ExitCode, MedgenError
+from py_load_medgen.load.metadata import RunStatus
 from py_load_medgen.pipeline import MODES, STRATEGIES, LoadOptions, Mode, Strategy
 from py_load_medgen.source.location import DEFAULT_SOURCE
 from py_load_medgen.source.mirror import DownloadSettings
@@ -579,7 +580,7 @@ def status(
 )
 @click.option(
     "--status",
-    type=click.Choice(["succeeded", "failed", "running"]),
+    type=click.Choice(get_args(RunStatus)),
     default=None,
     help="Only runs with this status.",
 )
@@ -596,7 +597,7 @@ def status(
 @common_options
 def history(
     limit: int,
-    status: str | None,
+    status: RunStatus | None,
     run: str | None,
     changes_of: str | None,
     as_json: bool,

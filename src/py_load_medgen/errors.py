@@ -131,7 +131,3 @@ class ResourceError(MedgenError):
     """Out of memory: the environment, not the input or the tool, stopped the run."""
 
     exit_code = ExitCode.RESOURCES
-
-
-class InterruptedRunError(MedgenError):
-    exit_code = ExitCode.INTERRUPTED

@@ -12,10 +12,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from py_load_medgen.errors import InputError, UsageError
-from py_load_medgen.load.base import TableLoad
+from py_load_medgen.load.metadata import FileRow, TableLoad
 from py_load_medgen.report import utc
 from py_load_medgen.source.base import SourceFile
 
@@ -47,9 +46,7 @@ class Shrink:
         return text
 
 
-def shrinks(
-    loads: Sequence[TableLoad], state: Mapping[str, Mapping[str, Any]], limit: float
-) -> list[Shrink]:
+def shrinks(loads: Sequence[TableLoad], state: Mapping[str, FileRow], limit: float) -> list[Shrink]:
     """Tables whose good rows fall under ``limit`` of the loaded release's.
 
     For a delta that is the table after the changes, so a delta deleting most of a table is
@@ -60,7 +57,8 @@ def shrinks(
     for load in loads:
         if load.skipped:
             continue
-        before = int((state.get(load.table) or {}).get("rows_loaded") or 0)
+        record = state.get(load.table)
+        before = int(record.rows_loaded or 0) if record else 0
         if before > 0 and load.rows_loaded < limit * before:
             found.append(Shrink(load.table, before, load.rows_loaded, load.deleted))
     return found
@@ -68,7 +66,7 @@ def shrinks(
 
 def check_shrink(
     loads: Sequence[TableLoad],
-    state: Mapping[str, Mapping[str, Any]],
+    state: Mapping[str, FileRow],
     *,
     limit: float,
     allow: bool,
@@ -90,12 +88,12 @@ def check_shrink(
     )
 
 
-def file_time(record: Mapping[str, Any], kind: str) -> datetime | None:
+def file_time(record: FileRow, kind: str) -> datetime | None:
     return utc(record.get(kind))
 
 
 def older_files(
-    files: Sequence[SourceFile], state: Mapping[str, Mapping[str, Any]]
+    files: Sequence[SourceFile], state: Mapping[str, FileRow]
 ) -> tuple[list[tuple[SourceFile, datetime, datetime]], list[str]]:
     """The files older than the loaded ones (file, its time, the loaded time), and the names
     of those whose age cannot be told.
@@ -115,7 +113,7 @@ def older_files(
         ]
         pair = next(((new, old) for new, old in pairs if new and old), None)
         if pair is None:
-            if record.get("sha256") != file.sha256:
+            if record.sha256 != file.sha256:
                 unknown.append(file.name)
             continue
         new, old = utc(pair[0]), pair[1]
@@ -123,14 +121,12 @@ def older_files(
             continue
         if new < old - TIME_TOLERANCE:
             older.append((file, new, old))
-        elif new <= old + TIME_TOLERANCE and record.get("sha256") != file.sha256:
+        elif new <= old + TIME_TOLERANCE and record.sha256 != file.sha256:
             unknown.append(file.name)  # another file of the same time: no way to order them
     return older, unknown
 
 
-def check_older(
-    files: Sequence[SourceFile], state: Mapping[str, Mapping[str, Any]], *, allow: bool
-) -> None:
+def check_older(files: Sequence[SourceFile], state: Mapping[str, FileRow], *, allow: bool) -> None:
     """Refuse (exit 2) to load a release older than the one loaded, unless ``allow``."""
     older, unknown = older_files(files, state)
     if unknown:

@@ -24,8 +24,9 @@ from py_load_medgen.answers.publish import publish as publish_answers
 from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
 from py_load_medgen.compare.report import ChangeCollector
 from py_load_medgen.errors import InputError, MedgenError, NotLoadedError, UsageError
-from py_load_medgen.load import changes
-from py_load_medgen.load.base import Loader, RunRecord, TableLoad
+from py_load_medgen.load import capture, changes
+from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow, RunRecord, TableLoad
 from py_load_medgen.parse.stream import EncodedFile, RejectSink
 from py_load_medgen.release.files import FileSpec, select_specs
 from py_load_medgen.source.base import Source, SourceFile, release_time
@@ -584,7 +585,7 @@ def _delta(
     options: LoadOptions,
     run: RunRecord,
     specs: list[FileSpec],
-    state: dict[str, dict[str, Any]],
+    state: dict[str, FileRow],
 ) -> list[TableLoad]:
     emptied = emptied_tables(loader)
     if emptied:
@@ -603,6 +604,8 @@ def _delta(
     plans: list[tuple[FileSpec, tuple[str, ...] | None, str]] = []
     """Per changed table: its spec, the key it is matched on, and how its changes were
     staged: 'new' (a table new to the schema), 'file' (a change set) or 'database'."""
+    captured: dict[str, capture.ChangePlan] = {}
+    """The change plan of each table compared in the database, by table."""
     present = loader.tables_present([f.spec.table for f in files])
     try:
         for file in files:
@@ -650,7 +653,9 @@ def _delta(
                 reason,
                 extra={"table": file.spec.table, "compare": "database", "reason": reason},
             )
-            load = _compare_in_database(loader, file, options, run, previous or {})
+            load, captured[file.spec.table] = _compare_in_database(
+                loader, file, options, run, previous or {}
+            )
             load.compare_method, load.compare_note = "database", reason
             loads.append(load)
             plans.append((file.spec, load.match_key, "database"))
@@ -658,23 +663,23 @@ def _delta(
             return loads
         guards.check_shrink(loads, state, limit=options.shrink_limit, allow=options.allow_shrink)
         with logs.phase("apply"):
-            _publish_delta(loader, run, loads, plans, collector)
+            _publish_delta(loader, run, loads, plans, captured, collector)
             events.emit("published", run_id=run.run_id)
         keep_loaded(loader, options, files)
         return loads
     finally:
-        for spec, key, how in plans:
+        for spec, _key, how in plans:
             if how == "file":
                 changes.discard(loader, spec)
-            elif how == "database":
-                loader.discard_delta(spec, key)
+            elif how == "database" and spec.table in captured:
+                loader.discard_delta(captured[spec.table])
         if options.dry_run:
             loader.cleanup()
 
 
 def capture_changes(
     file: SourceFile,
-    previous: dict[str, Any],
+    previous: FileRow | dict[str, Any],
     store: kept.KeptFiles | None,
     options: LoadOptions,
 ) -> tuple[ChangeSet | None, str]:
@@ -721,7 +726,7 @@ def stage_change_set(
     loader: Loader,
     file: SourceFile,
     change: ChangeSet,
-    previous: dict[str, Any],
+    previous: FileRow | dict[str, Any],
     options: LoadOptions,
     run: RunRecord,
 ) -> tuple[TableLoad | None, str]:
@@ -782,21 +787,23 @@ def _compare_in_database(
     file: SourceFile,
     options: LoadOptions,
     run: RunRecord,
-    previous: dict[str, Any],
-) -> TableLoad:
-    """Stage the whole new file and compare it with production in SQL (the fallback)."""
+    previous: FileRow | dict[str, Any],
+) -> tuple[TableLoad, capture.ChangePlan]:
+    """Stage the whole new file and compare it with production in SQL (the fallback);
+    the plan it returns is what applies (or discards) the changes it counted."""
     load = stage_file(loader, file, options, run.run_id, full_indexes=False)
     key = load.match_key
     recorded = previous.get("match_key")
     if key and recorded != ",".join(key):
         key = None  # production never proved this key unique: compare whole rows
     with logs.phase("compare"):
-        counts = loader.count_changes(file.spec, key, load.rows_loaded)
+        change = capture.plan(loader, file.spec, key, load.rows_loaded)
+        counts = capture.count(loader, change, load.rows_loaded)
     load.match_key = key
     load.inserted, load.updated = counts["inserted"], counts["updated"]
     load.deleted, load.unchanged = counts["deleted"], counts["unchanged"]
     _log_counts(load, key, counts)
-    return load
+    return load, change
 
 
 def _log_counts(load: TableLoad, key: tuple[str, ...] | None, counts: dict[str, int]) -> None:
@@ -817,6 +824,7 @@ def _publish_delta(
     run: RunRecord,
     loads: list[TableLoad],
     plans: Sequence[tuple[FileSpec, tuple[str, ...] | None, str]],
+    captured: dict[str, capture.ChangePlan],
     collector: ChangeCollector,
 ) -> None:
     """Apply every table's changes and record the run, in one transaction whose locks are
@@ -833,7 +841,7 @@ def _publish_delta(
             elif how == "file":
                 changes.apply(loader, spec, key)
             else:
-                loader.apply_delta(spec, key)
+                loader.apply_delta(captured[spec.table])
         report.store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
         publish_answers(loader, changed=[spec.table for spec, _key, _how in plans])
         loader.record_success(run, loads)
@@ -842,8 +850,8 @@ def _publish_delta(
     publishing.publish(loader, run, apply_all, replaced=replaced, changed=changed)
 
 
-def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:
-    rows = int(previous.get("rows_loaded") or 0)
+def _unchanged(file: SourceFile, previous: FileRow) -> TableLoad:
+    rows = int(previous.rows_loaded or 0)
     return TableLoad(
         table=file.spec.table,
         file=file,
@@ -852,6 +860,6 @@ def _unchanged(file: SourceFile, previous: dict[str, Any]) -> TableLoad:
         updated=0,
         deleted=0,
         unchanged=rows,
-        match_key=tuple(previous["match_key"].split(",")) if previous.get("match_key") else None,
+        match_key=previous.key,
         skipped=True,
     )

@@ -17,8 +17,9 @@ from typing import Any
 
 from py_load_medgen.compare.report import ChangeReport
 from py_load_medgen.errors import NotLoadedError, UsageError
-from py_load_medgen.load import sql
+from py_load_medgen.load import metadata, sql
 from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow, RunRow, RunStatus
 from py_load_medgen.load.registry import open_loader
 from py_load_medgen.release.files import FILES
 
@@ -92,22 +93,13 @@ def table_text(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set
     return "\n".join([line(headers), *(line(r) for r in rows)])
 
 
-def run_rows(loader: Loader, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def run_rows(loader: Loader, run_ids: Sequence[str]) -> dict[str, RunRow]:
     """The ``etl_runs`` rows of the given runs, by run id."""
-    if not run_ids:
-        return {}
-    marks = ", ".join(loader.placeholder for _ in run_ids)
-    rows = loader.query(
-        f"SELECT {loader.run_columns_sql()} "
-        f"FROM {sql.qname(loader.schema, sql.RUNS)} WHERE run_id IN ({marks})",
-        tuple(run_ids),
-    )
-    return {r[0]: dict(zip(sql.RUN_COLUMNS, r, strict=True)) for r in rows}
+    return metadata.runs_by_id(loader, run_ids)
 
 
-def run_seconds(run: dict[str, Any]) -> float | None:
-    started, finished = utc(run.get("started_at")), utc(run.get("finished_at"))
-    return (finished - started).total_seconds() if started and finished else None
+def run_seconds(run: RunRow) -> float | None:
+    return run.seconds
 
 
 def _table_order(name: str) -> int:
@@ -145,11 +137,11 @@ class TableStatus:
 class Status:
     database: str
     schema: str
-    run: dict[str, Any]
+    run: RunRow
     """The newest successful run."""
     tables: list[TableStatus]
-    running: dict[str, Any] | None = None
-    failed_since: dict[str, Any] | None = None
+    running: RunRow | None = None
+    failed_since: RunRow | None = None
     """The newest run, when it failed after the newest success."""
     kept: dict[str, Any] | None = None
     """Where the files kept for deltas are and what they cost (see kept.py); None: off."""
@@ -257,12 +249,12 @@ def releases_of(times: Sequence[datetime]) -> list[datetime]:
     return clusters
 
 
-def _file_time(record: dict[str, Any]) -> datetime | None:
+def _file_time(record: FileRow) -> datetime | None:
     """The build time of the file a table was loaded from, as a release is dated."""
-    return utc(record.get("gzip_mtime")) or utc(record.get("modified"))
+    return record.gzip_mtime or record.modified
 
 
-def _run_brief(run: dict[str, Any] | None) -> dict[str, Any] | None:
+def _run_brief(run: RunRow | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {
@@ -284,22 +276,22 @@ def status(loader: Loader) -> Status:
             f"nothing loaded in {loader.describe()}, schema {loader.schema}",
             hint=NOT_LOADED_HINT,
         )
-    runs = run_rows(loader, sorted({f["run_id"] for f in state.values()}))
+    runs = run_rows(loader, sorted({f.run_id for f in state.values()}))
     tables = []
     for name in sorted(state, key=_table_order):
         record = state[name]
-        run = runs.get(record["run_id"], {})
+        run = runs.get(record.run_id)
         tables.append(
             TableStatus(
                 table=name,
-                file=record.get("file_name"),
+                file=record.file_name,
                 rows=loader.count_rows(name) if loader.table_exists(name) else None,
-                run_id=record["run_id"],
-                mode=str(run.get("mode", "")),
+                run_id=record.run_id,
+                mode=run.mode if run else "",
                 # The table's own file, not its run's newest file: a run of several files
                 # is dated by the newest of them, which says nothing of this one.
-                release_time=_file_time(record) or utc(run.get("release_time")),
-                loaded_at=utc(run.get("finished_at")),
+                release_time=_file_time(record) or (run.release_time if run else None),
+                loaded_at=run.finished_at if run else None,
             )
         )
     newest = loader.runs(limit=1)
@@ -320,7 +312,7 @@ def status(loader: Loader) -> Status:
 
 @dataclass
 class RunSummary:
-    run: dict[str, Any]
+    run: RunRow
     tables: int = 0
     rows_loaded: int | None = None
     rows_rejected: int | None = None
@@ -328,7 +320,7 @@ class RunSummary:
     updated: int | None = None
     deleted: int | None = None
     unchanged: int | None = None
-    files: list[dict[str, Any]] = field(default_factory=list)
+    files: list[FileRow] = field(default_factory=list)
     """Per-table records, filled only for a single run's details."""
 
     def to_json(self) -> dict[str, Any]:
@@ -363,7 +355,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _file_json(record: dict[str, Any]) -> dict[str, Any]:
+def _file_json(record: FileRow) -> dict[str, Any]:
     return {
         "table": record["table_name"],
         "file": record.get("file_name"),
@@ -385,7 +377,7 @@ _SUMS = ("rows_loaded", "rows_rejected", "rows_inserted", "rows_updated", "rows_
 
 
 def history(
-    loader: Loader, limit: int = 20, status: str | None = None, run_id: str | None = None
+    loader: Loader, limit: int = 20, status: RunStatus | None = None, run_id: str | None = None
 ) -> list[RunSummary]:
     """Past runs, newest first, with what each did to the tables; one run's details by id."""
     if not loader.table_exists(sql.RUNS):
@@ -414,23 +406,7 @@ def history(
 
 def _file_totals(loader: Loader, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per run: tables touched and summed row counts, in one aggregate query."""
-    if not run_ids:
-        return {}
-    marks = ", ".join(loader.placeholder for _ in run_ids)
-    sums = ", ".join(f"sum({sql.ident(c)})" for c in (*_SUMS, "rows_unchanged"))
-    rows = loader.query(
-        f"SELECT run_id, count(*), {sums} FROM {sql.qname(loader.schema, sql.RUN_FILES)} "
-        f"WHERE run_id IN ({marks}) GROUP BY run_id",
-        tuple(run_ids),
-    )
-    names = ("rows_loaded", "rows_rejected", "inserted", "updated", "deleted", "unchanged")
-    return {
-        r[0]: {
-            "tables": int(r[1]),
-            **{n: None if v is None else int(v) for n, v in zip(names, r[2:], strict=True)},
-        }
-        for r in rows
-    }
+    return metadata.file_totals(loader, run_ids)
 
 
 @dataclass

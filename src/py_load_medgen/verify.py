@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 from py_load_medgen import events, kept, logs
 from py_load_medgen.compare.content import ContentDiff, compare_content
 from py_load_medgen.errors import NotLoadedError, VerifyMismatchError
-from py_load_medgen.load import sql
+from py_load_medgen.load import metadata
 from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import FILES, FileSpec
 from py_load_medgen.report import NOT_LOADED_HINT, count, table_text
@@ -149,7 +150,7 @@ class Verification:
         )
 
 
-def expected_counts(loader: Loader) -> dict[str, tuple[int | None, str, dict[str, Any]]]:
+def expected_counts(loader: Loader) -> dict[str, tuple[int | None, str, FileRow]]:
     """Per table: the row count the successful runs should have left, the newest run, its record.
 
     A full load leaves ``rows_loaded`` rows. A delta load leaves the rows it kept unchanged,
@@ -157,31 +158,23 @@ def expected_counts(loader: Loader) -> dict[str, tuple[int | None, str, dict[str
     Runs are replayed oldest first, so a delta counts from the load before it where the delta
     recorded only its changes.
     """
-    if not loader.table_exists(sql.RUNS):
-        return {}
-    cols = loader.file_columns_select("f.")
-    rows = loader.query(
-        f"SELECT {cols}, r.mode FROM {sql.qname(loader.schema, sql.RUN_FILES)} f "
-        f"JOIN {sql.qname(loader.schema, sql.RUNS)} r ON r.run_id = f.run_id "
-        "WHERE r.status = 'succeeded' ORDER BY r.started_at, f.table_name"
-    )
-    expected: dict[str, tuple[int | None, str, dict[str, Any]]] = {}
-    for row in rows:
-        record = dict(zip(sql.FILE_COLUMNS, row[:-1], strict=True))
-        mode = row[-1]
-        table = record["table_name"]
-        previous = expected.get(table, (None, "", {}))[0]
-        if record.get("skipped"):
+    expected: dict[str, tuple[int | None, str, FileRow]] = {}
+    for record, mode in metadata.succeeded_files(loader):
+        table = record.table_name
+        previous = expected[table][0] if table in expected else None
+        if record.skipped:
             if table in expected:
                 continue  # the table was left as the earlier run loaded it
             value = None
         else:
             value = _count_after(record, mode, previous)
-        expected[table] = (value, record["run_id"], record)
+        expected[table] = (value, record.run_id, record)
     return expected
 
 
-def _count_after(record: dict[str, Any], mode: str, previous: int | None) -> int | None:
+def _count_after(
+    record: FileRow | Mapping[str, Any], mode: str, previous: int | None
+) -> int | None:
     inserted, updated = record.get("rows_inserted"), record.get("rows_updated")
     deleted, unchanged = record.get("rows_deleted"), record.get("rows_unchanged")
     if mode != "delta" and inserted is None:
@@ -266,7 +259,7 @@ def _compare_with_source(
     source: Source,
     specs: Sequence[FileSpec],
     checks: Sequence[TableCheck],
-    expected: dict[str, tuple[int | None, str, dict[str, Any]]],
+    expected: dict[str, tuple[int | None, str, FileRow]],
     *,
     quick: bool = True,
     loader: Loader | None = None,
@@ -275,7 +268,7 @@ def _compare_with_source(
         files = source.fetch(specs)
     for file, check in zip(files, checks, strict=True):
         check.source_file = file.name
-        recorded_sha = expected[file.spec.table][2].get("sha256")
+        recorded_sha = expected[file.spec.table][2].sha256
         check.same_file = recorded_sha == file.sha256 if recorded_sha else None
         if not quick and loader is not None and check.rows is not None:
             _compare_rows(loader, file.spec, check, file.path, file.name)

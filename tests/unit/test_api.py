@@ -22,6 +22,8 @@ DOCUMENTED = (
     "py_load_medgen.api",
     "py_load_medgen.pipeline",
     "py_load_medgen.load.registry",
+    "py_load_medgen.load.metadata",
+    "py_load_medgen.load.publish",
     "py_load_medgen.source.location",
     "py_load_medgen.events",
 )

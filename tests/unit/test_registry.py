@@ -52,6 +52,18 @@ def test_built_in_backends_are_entry_points() -> None:
     assert installed["duckdb"].value == "py_load_medgen.load.duckdb:DuckDBLoader"
 
 
+def test_built_in_backends_need_no_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source checkout or a test run without entry points still finds PostgreSQL and DuckDB
+    (it once failed with "installed backends: none")."""
+    monkeypatch.setattr(registry, "entry_points", lambda group: ())
+    assert set(registry.available()) == {"duckdb", "postgresql", "postgres"}
+    from py_load_medgen.load.duckdb import DuckDBLoader
+
+    with registry.open_loader("duckdb:///:memory:", "medgen") as loader:
+        assert isinstance(loader, DuckDBLoader)
+        assert loader.query("SELECT 1") == [(1,)]
+
+
 def test_duckdb_uri_gives_the_duckdb_loader() -> None:
     from py_load_medgen.load.duckdb import DuckDBLoader
 

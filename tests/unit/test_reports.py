@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -11,6 +12,7 @@ import pytest
 from py_load_medgen import checkupdate, report
 from py_load_medgen.errors import NotLoadedError
 from py_load_medgen.load.base import Loader
+from py_load_medgen.load.metadata import FileRow
 from py_load_medgen.verify import _count_after
 
 BUILD = datetime(2026, 1, 7, 16, 30, tzinfo=UTC)
@@ -24,8 +26,12 @@ class FakeLoader:
     def __init__(self, state: dict[str, dict[str, Any]]) -> None:
         self.state = state
 
-    def loaded_state(self) -> dict[str, dict[str, Any]]:
-        return self.state
+    def loaded_state(self) -> dict[str, FileRow]:
+        empty = dict.fromkeys(f.name for f in fields(FileRow))
+        return {
+            table: FileRow(**{**empty, "run_id": "r", "table_name": table, **record})
+            for table, record in self.state.items()
+        }
 
     def describe(self) -> str:
         return "a fake database"

@@ -44,7 +44,7 @@ from py_load_medgen.load.base import Loader
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.prefetch import prefetch
 from py_load_medgen.release.files import FileSpec
-from py_load_medgen.release.schema import Index, indexes
+from py_load_medgen.release.schema import Index
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -91,9 +91,11 @@ def parse_uri(uri: str) -> tuple[str, dict[str, str]]:
 
 
 class DuckDBLoader(Loader):
-    schemes: ClassVar[tuple[str, ...]] = ("duckdb",)
     dialect = sql.DUCKDB
     placeholder: ClassVar[str] = "?"
+    secondary_indexes: ClassVar[bool] = False
+    """An index on a staging table would block the swap's RENAME (see the module docstring);
+    only the natural key's uniqueness is checked, without an index."""
 
     def __init__(self, uri: str, schema: str) -> None:
         super().__init__(uri, schema)
@@ -103,8 +105,6 @@ class DuckDBLoader(Loader):
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
         self._lock_record: dict[str, Any] | None = None
-        self._slices: dict[str, tuple[str, ...]] = {}
-        """Per table, the ranges its whole-row comparison runs in (set when it is counted)."""
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
@@ -332,27 +332,6 @@ class DuckDBLoader(Loader):
             ) from None
         return rows
 
-    def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
-        # Overrides the shared version: indexes would block the swap's RENAME (see the module
-        # docstring).
-        table = sql.staging_name(spec.table)
-        self.drop_scratch(table, encoded)
-        for index in indexes(spec):
-            if not index.unique:
-                continue
-            if self.try_unique_index(table, index):
-                return index.columns
-            log.warning(
-                "%s: natural key (%s) is not unique in this release; delta loads will compare "
-                "whole rows",
-                spec.table,
-                ", ".join(index.columns),
-            )
-        return None
-
-    def finish_delta_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
-        return self.finish_staging(spec, encoded)  # the same, for the same reasons
-
     def try_unique_index(self, table: str, index: Index) -> bool:
         cols = ", ".join(sql.ident(c) for c in index.columns)
         nulls = " OR ".join(f"{sql.ident(c)} IS NULL" for c in index.columns)
@@ -372,16 +351,8 @@ class DuckDBLoader(Loader):
         if not self._limit_given:
             self.execute(f"SET memory_limit = {sql.literal(DELTA_MEMORY_LIMIT)}")
 
-    def count_changes(
-        self, spec: FileSpec, key: tuple[str, ...] | None, staged_rows: int
-    ) -> dict[str, int]:
-        self._slices[spec.table] = () if key else self._slices_of(spec, staged_rows)
-        return super().count_changes(spec, key, staged_rows)
-
-    def change_sql(self, spec: FileSpec, key: tuple[str, ...] | None) -> sql.ChangeSql:
-        if key:
-            return super().change_sql(spec, key)
-        return sql.multiset_changes(self.schema, spec, self._slices.get(spec.table, ()))
+    def change_slices(self, spec: FileSpec, staged_rows: int) -> tuple[str, ...]:
+        return self._slices_of(spec, staged_rows)
 
     def _slices_of(self, spec: FileSpec, rows: int) -> tuple[str, ...]:
         """Ranges of the first column that split a whole-row comparison into parts that fit.

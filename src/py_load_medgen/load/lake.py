@@ -37,8 +37,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from py_load_medgen.errors import DatabaseError, LockedError, UsageError
 from py_load_medgen.load import sql
-from py_load_medgen.load.base import RunRecord, TableLoad, file_row
+from py_load_medgen.load.capture import ChangePlan
 from py_load_medgen.load.duckdb import DEFAULT_SETTINGS, DuckDBLoader
+from py_load_medgen.load.metadata import RunRecord, TableLoad, file_row
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.prefetch import prefetch
 from py_load_medgen.release.files import FILES, ColumnType, FileSpec
@@ -144,7 +145,6 @@ def _metadata_schemas() -> dict[str, pa.Schema]:
 class DeltaLakeLoader(DuckDBLoader):
     """A lake of Delta tables; DuckDB (private, temporary) stages and compares."""
 
-    schemes: ClassVar[tuple[str, ...]] = ("delta",)
     # The lake's readers are Spark, Trino, Polars: SQL views in the private DuckDB would
     # reach none of them, and derived tables are not part of the manifest's contract yet.
     publishes_answers: ClassVar[bool] = False
@@ -166,7 +166,6 @@ class DeltaLakeLoader(DuckDBLoader):
         self._conn = None
         self._depth = 0
         self._lock_record: dict[str, Any] | None = None
-        self._slices: dict[str, tuple[str, ...]] = {}
         self._work_dir: Path | None = None
         self._mode = "full"
         self._written: dict[str, int] = {}
@@ -616,10 +615,11 @@ class DeltaLakeLoader(DuckDBLoader):
         self._mode = "delta"
         super().prepare_delta()
 
-    def apply_delta(self, spec: FileSpec, key: tuple[str, ...] | None) -> None:
+    def apply_delta(self, change: ChangePlan) -> None:
         """Apply one table's change set to its Delta table: a merge, or a delete and an append."""
-        if key:
-            self._merge_keyed(spec, key)
+        spec = change.spec
+        if change.key:
+            self._merge_keyed(spec, change.key)
         else:
             self._merge_multiset(spec)
         self.execute(f"DROP TABLE {sql.qname(self.schema, sql.staging_name(spec.table))}")

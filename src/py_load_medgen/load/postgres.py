@@ -11,15 +11,16 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
 from py_load_medgen.errors import DatabaseError, InputError, LockedError, UsageError
 from py_load_medgen.failures import connection_lost, lost_connection
-from py_load_medgen.load import sql
+from py_load_medgen.load import publish, sql
 from py_load_medgen.load.base import Loader, LockWaitError, RunRecord
+from py_load_medgen.load.capture import ChangePlan
 from py_load_medgen.parse.stream import EncodedFile, not_an_integer
 from py_load_medgen.prefetch import prefetch
 from py_load_medgen.redact import normalized_uri, redact_text, redact_uri
@@ -112,7 +113,6 @@ def check_identifier(kind: str, name: str) -> None:
 
 
 class PostgresLoader(Loader):
-    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     dialect = sql.POSTGRES
 
     def __init__(self, uri: str, schema: str) -> None:
@@ -355,10 +355,8 @@ class PostgresLoader(Loader):
             message = "value is not a MedGen concept id (C + 7 digits or CN + digits)"
         return InputError(message, file=encoded.name, line=line, column=source_column)
 
-    def finish_staging(self, spec: FileSpec, encoded: EncodedFile) -> tuple[str, ...] | None:
-        key = super().finish_staging(spec, encoded)
+    def after_staging(self, spec: FileSpec) -> None:
         self._copy_user_indexes(spec)
-        return key
 
     def _copy_user_indexes(self, spec: FileSpec) -> None:
         """Indexes users added to a production table are built on its replacement too.
@@ -387,7 +385,7 @@ class PostgresLoader(Loader):
             log.info("%s: rebuilt user index %s on the new table", spec.table, name)
 
     def try_unique_index(self, table: str, index: Index) -> bool:
-        name = self.staged_index(index)
+        name = publish.staged_index(index)
         try:
             with self.transaction():
                 self.execute(sql.create_index(self.schema, table, index, name=name))
@@ -494,10 +492,10 @@ class PostgresLoader(Loader):
                 ", ".join(wanted.columns),
             )
 
-    def apply_delta(self, spec: FileSpec, key: tuple[str, ...] | None) -> None:
-        if key is None:
-            self.demote_key(spec)
-        super().apply_delta(spec, key)
+    def apply_delta(self, change: ChangePlan) -> None:
+        if change.key is None:
+            self.demote_key(change.spec)
+        super().apply_delta(change)
 
     # -- swap -------------------------------------------------------------------------------
 
