@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import threading
 from pathlib import Path
 
@@ -13,18 +12,7 @@ import pytest
 from py_load_medgen.errors import ExitCode, LockedError
 from py_load_medgen.load.postgres import PostgresLoader
 from tests.helpers import load_release as load
-from tests.helpers import names_release, query
-
-
-def two_table_release(tmp_path: Path, name: str, n: int, label: str) -> Path:
-    out = names_release(tmp_path, name, n, label)
-    rows = b"".join(
-        f"C{i:07d}|A{i}|SCUI|RO|C{i + 1:07d}|A{i + 1}|{label}|R{i:09d}|MSH|MSH|N|\n".encode()
-        for i in range(n)
-    )
-    header = b"#CUI1|AUI1|STYPE1|REL|CUI2|AUI2|RELA|RUI|SAB|SL|SUPPRESS|\n"
-    (out / "MGREL.RRF.gz").write_bytes(gzip.compress(header + rows))
-    return out
+from tests.helpers import names_release, query, two_table_release
 
 
 def test_swaps_and_delta_applies_are_invisible_to_concurrent_readers(
