@@ -914,6 +914,9 @@ def lookup(
         db_uri or config.default_db_uri(), list(queries), schema=schema, limit=limit
     )
     click.echo(result.dumps() if as_json else result.render())
+    if result.not_found:
+        # As grep does: a script learns from the exit code alone that something was missing.
+        raise click.exceptions.Exit(int(ExitCode.NOT_FOUND))
 
 
 @cli.command()

@@ -29,6 +29,8 @@ class ExitCode(IntEnum):
     """The machine ran out of a resource the run needs: memory."""
     UPDATE_AVAILABLE = 10
     """check-update: the server has a newer release than the one loaded."""
+    NOT_FOUND = 11
+    """lookup: a query matched no concept (the cards of the others are still printed)."""
     INTERRUPTED = 130
     """SIGINT or SIGTERM: the run was rolled back."""
 

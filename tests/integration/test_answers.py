@@ -17,6 +17,7 @@ import pytest
 from py_load_medgen import answers
 from py_load_medgen.answers.curies import CURIE
 from py_load_medgen.answers.exports import HPOA_COLUMNS, KGX_EDGE_COLUMNS, KGX_NODE_COLUMNS
+from py_load_medgen.errors import ExitCode
 from tests.helpers import load_release, query
 from tests.planted import EXPECTED_XREFS, ROWS, write_release
 
@@ -118,7 +119,8 @@ def test_lookup_ids_and_text(planted: str, capsys: pytest.CaptureFixture[str]) -
 
     queries = ["OMIM:154700", "ORPHA:558", "orphanet_558", "UMLS:C0000020", "1002",
                "MEDGEN:CN000010", "hp:1166", "marfan", "zebra"]  # fmt: skip
-    assert run_cli("lookup", "--db-uri", planted, "--json", *queries) == 0
+    # "zebra" matches only a suppressed name: exit 11 says a query found nothing.
+    assert run_cli("lookup", "--db-uri", planted, "--json", *queries) == ExitCode.NOT_FOUND
     cards = json.loads(capsys.readouterr().out)
     by_query: dict[str, list[dict[str, object]]] = {}
     for card in cards:
@@ -138,6 +140,9 @@ def test_lookup_ids_and_text(planted: str, capsys: pytest.CaptureFixture[str]) -
     assert "zebra" not in by_query  # the only match is a suppressed name
     assert run_cli("lookup", "--db-uri", planted, "C0000001") == 0
     assert "Marfan syndrome" in capsys.readouterr().out
+    assert run_cli("lookup", "--db-uri", planted, "C0000001", "zebra") == ExitCode.NOT_FOUND
+    printed = capsys.readouterr().out
+    assert "Marfan syndrome" in printed and "zebra: nothing found" in printed
 
 
 def test_resolve_stdin_json(

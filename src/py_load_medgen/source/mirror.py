@@ -109,8 +109,16 @@ class Mirror(Source):
             spec = spec_for_file(entry.name)
             if spec is None:
                 unknown.append(entry.name)
-            else:
-                known.setdefault(spec.table, entry)
+                continue
+            other = known.setdefault(spec.table, entry)
+            if other.name != entry.name:
+                # Two spellings of one file (NAMES.RRF.gz and names.rrf.gz): which one is the
+                # release is not ours to guess, as in a local directory.
+                raise SourceError(
+                    f"{self.describe()} lists {other.name} and {entry.name}, both "
+                    f"{spec.name}; which one to download is ambiguous",
+                    hint="point --source at a listing that serves each file once",
+                )
         if unknown:
             log.warning(
                 "%s serves files the loader does not know (not downloaded): %s",

@@ -302,6 +302,27 @@ def test_hostile_and_unknown_names_in_the_listing(
     assert {s.path.rsplit("/", 1)[-1] for s in server.log} == {"", "names.rrf.gz"}
 
 
+def test_two_spellings_of_one_file_in_a_listing_are_refused_naming_both(
+    release: Path, tmp_path: Path, concepts: list[FileSpec]
+) -> None:
+    from py_load_medgen.cli import main
+
+    (release / "names.rrf.gz").write_bytes((release / NAMES).read_bytes())
+    page = (
+        '<a href="NAMES.RRF.gz">a</a><a href="NAMES.RRF.gz">again</a><a href="names.rrf.gz">b</a>'
+    )
+    cache = tmp_path / "cache"
+    with serve(release, listing=page) as (url, server):
+        with pytest.raises(SourceError, match="ambiguous") as caught:
+            mirror(url, cache).mirror(concepts)
+        assert "NAMES.RRF.gz" in str(caught.value) and "names.rrf.gz" in str(caught.value)
+        code = main(["download", "--source", url, "--download-dir", str(cache), "--quiet"])
+        # Nothing was transferred: the listing is judged before any file is fetched.
+        assert {s.path.rsplit("/", 1)[-1] for s in server.log} == {""}
+    assert code == 5
+    assert not (cache / NAMES).exists() and not (cache / "names.rrf.gz").exists()
+
+
 def test_a_known_file_missing_from_the_listing_is_named(release: Path, tmp_path: Path) -> None:
     with serve(release) as (url, _), pytest.raises(SourceError, match="has no MGDEF.RRF.gz"):
         mirror(url, tmp_path / "c").mirror([spec_for_table("definitions")])
