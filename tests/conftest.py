@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +23,51 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+RUN_ID = pytest.StashKey[str]()
+SHARED_PREFIX = "medgen_shared_"
+"""Databases built once per run and shared by every worker start with this and the run's id."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One id for the whole run, the same in every xdist worker: names of what the workers
+    build once and share (``build_once``) carry it, so the controller can drop them at the end."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.stash[RUN_ID] = str(workerinput["testrunuid"])
+        return
+    run_id = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+    if hasattr(config.option, "testrunuid"):
+        config.option.testrunuid = run_id  # xdist hands this one to its workers
+    config.stash[RUN_ID] = run_id
+
+
+def _shared_database_prefix(config: pytest.Config) -> str:
+    return f"{SHARED_PREFIX}{config.stash[RUN_ID][:16]}_"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or the only process) drops the shared databases once every worker is
+    done; a worker's own throwaway cluster goes away with the worker."""
+    if hasattr(session.config, "workerinput") or RUN_ID not in session.config.stash:
+        return
+    dsn = os.environ.get("MEDGEN_TEST_DSN")
+    if not dsn:
+        return
+    import psycopg
+
+    prefix = _shared_database_prefix(session.config)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            names = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
+                )
+            ]
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+    except psycopg.OperationalError:
+        pass  # no server: nothing was created on it
 
 
 def _real_data_dir() -> Path:
@@ -190,6 +235,39 @@ def db_uri(request: pytest.FixtureRequest) -> str:
     if request.param == "duckdb":
         return str(request.getfixturevalue("duckdb_uri"))
     return str(request.getfixturevalue("pg_uri"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A directory every worker of this run sees: the parent of the workers' own temporary
+    trees under xdist, the run's temporary tree without it."""
+    base = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):
+        base = base.parent
+    out = base / f"shared-{request.config.stash[RUN_ID][:16]}"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def build_once(shared: Path, name: str, build: Callable[[], None]) -> None:
+    """Run ``build`` once per run, whichever worker asks first; the others wait for it.
+
+    For setups that cost many seconds (loading a release to copy databases from): built once,
+    instead of once in every worker that happens to run one of the tests needing it. A failed
+    build leaves nothing done, so the next worker to ask tries again and reports its own error.
+    """
+    from filelock import FileLock
+
+    done = shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            build()
+            done.touch()
+
+
+def shared_database_name(request: pytest.FixtureRequest, what: str) -> str:
+    """The name of a database ``build_once`` creates: dropped when the run ends."""
+    return _shared_database_prefix(request.config) + what
 
 
 @pytest.fixture(scope="session")
