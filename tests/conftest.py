@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -265,9 +266,51 @@ def build_once(shared: Path, name: str, build: Callable[[], None]) -> None:
             done.touch()
 
 
-def shared_database_name(request: pytest.FixtureRequest, what: str) -> str:
-    """The name of a database ``build_once`` creates: dropped when the run ends."""
-    return _shared_database_prefix(request.config) + what
+def shared_database(
+    request: pytest.FixtureRequest, admin_dsn: str, what: str, build: Callable[[str], None]
+) -> str:
+    """The name of a database ``build(uri)`` fills once per run and server, for tests that only
+    read it or copy it (``CREATE DATABASE ... TEMPLATE``); dropped when the run ends. A
+    worker's own throwaway cluster (no MEDGEN_TEST_DSN) gets its own."""
+    import hashlib
+
+    shared: Path = request.getfixturevalue("shared_dir")
+    name = _shared_database_prefix(request.config) + what
+    server = hashlib.sha256(admin_dsn.encode()).hexdigest()[:12]
+
+    def make() -> None:
+        drop_database(admin_dsn, name)  # a half-built one from a failed attempt
+        build(create_database(admin_dsn, name))
+
+    build_once(shared, f"db-{what}-{server}", make)
+    return name
+
+
+@pytest.fixture(scope="session")
+def docs_site(shared_dir: Path) -> Path:
+    """The docs site, built with ``mkdocs build --strict`` once per run: the test that the
+    site builds and the browser tests read the same build."""
+    out = shared_dir / "site"
+    log = shared_dir / "site-build.log"
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
+    if mkdocs is None:
+        pytest.skip("mkdocs is not installed")
+
+    def build() -> None:
+        result = subprocess.run(
+            [mkdocs, "build", "--strict", "--site-dir", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            check=False,
+            timeout=300,
+        )
+        log.write_text(result.stderr)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    build_once(shared_dir, "site", build)
+    return out
 
 
 @pytest.fixture(scope="session")

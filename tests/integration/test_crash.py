@@ -8,7 +8,6 @@ the test can send SIGTERM/SIGINT).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import random
 import shutil
@@ -23,7 +22,7 @@ import pytest
 
 from py_load_medgen.errors import ExitCode
 from tests import fault_launcher
-from tests.conftest import build_once, create_database, drop_database, shared_database_name
+from tests.conftest import build_once, create_database, drop_database, shared_database
 from tests.helpers import query
 
 pytestmark = pytest.mark.slow  # real processes killed at each point: minutes, not seconds
@@ -104,16 +103,11 @@ def loaded_template(
         build_once(shared_dir, "crash-duckdb", build_file)
         return "duckdb", str(template)
     admin = str(request.getfixturevalue("pg_admin_dsn"))
-    name = shared_database_name(request, "crash_r1")
-    # A worker's own throwaway cluster (no MEDGEN_TEST_DSN) has its own copy.
-    server = hashlib.sha256(admin.encode()).hexdigest()[:12]
 
-    def build_database() -> None:
-        drop_database(admin, name)  # a half-built one from a failed attempt
-        assert _load(releases[0], create_database(admin, name)).wait() == 0
+    def build_database(uri: str) -> None:
+        assert _load(releases[0], uri).wait() == 0
 
-    build_once(shared_dir, f"crash-postgresql-{server}", build_database)
-    return "postgresql", name
+    return "postgresql", shared_database(request, admin, "crash_r1", build_database)
 
 
 @pytest.fixture
