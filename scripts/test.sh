@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
-# What CI runs: lock and lint checks, the offline checks of the CI/CD files, the wheel, the docs
-# (built strictly and opened in Chromium by the tests), then every test with coverage. Extra
-# arguments go to pytest.
+# The tests and every check CI makes: lock and lint checks, the offline checks of the CI/CD
+# files, the wheel, the docs (built strictly by the tests), the unit and integration tests with
+# coverage.
+#
+#   bash scripts/test.sh          # everything but the tests marked `slow` (a few minutes)
+#   bash scripts/test.sh --all    # every test, the slow ones too: what .ci/run and CI run
+#
+# The tests marked `slow` are the crash tests (real loads killed at each point, on both
+# backends), the docs in headless Chromium, Spark reading the lake, every password character
+# on every command, the quick start script and the genuine NCBI builds as deltas. Other
+# arguments go to pytest (a `-m` of yours replaces the default `-m "not slow"`).
 #
 # The checks that are not pytest run side by side with each other and with the tests (they
 # read the checkout and write only their own caches); each one's output is printed whole when
 # the tests are done, with its exit status, and any failure fails the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+all=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--all" ]; then all=1; else args+=("$arg"); fi
+done
+selection=(-m "not slow")
+what="every test but those marked slow; --all runs them too"
+if [ "$all" -eq 1 ]; then
+  selection=()
+  what="every test"
+fi
 
 poetry=$(bash scripts/bootstrap.sh | tail -n 1)
 export PATH="$PWD/.venv/bin:$PATH"
@@ -83,10 +103,11 @@ fi
 # off; MEDGEN_TEST_WORKERS overrides (0: no workers, one process). The longest tests start
 # first (tests/conftest.py), and setups that take seconds are built once for all workers.
 workers=${MEDGEN_TEST_WORKERS:-4}
-stage "pytest (unit and integration, coverage >= 90 %, $workers workers)"
+stage "pytest ($what; coverage >= 90 %; $workers workers)"
 set +e
 pytest -p no:cacheprovider -n "$workers" --dist loadgroup --cov --cov-branch --cov-report=term \
-  --cov-report=xml:coverage.xml --cov-fail-under=90 --durations=15 tests "$@"
+  --cov-report=xml:coverage.xml --cov-fail-under=90 --durations=15 "${selection[@]}" tests \
+  ${args[@]+"${args[@]}"}
 status=$?
 set -e
 failed=()

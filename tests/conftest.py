@@ -340,6 +340,13 @@ def _kept_files_under_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first: with parallel workers, a long test handed out last would keep one
-    worker busy while the others sit idle. The order of the rest is kept."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Long tests first: with parallel workers, a long test handed out last would keep one
+    worker busy while the others sit idle. Slow-marked tests, then the integration tests (a
+    database each, many seconds for some), then the unit tests, most of them short, which fill
+    the workers at the end. The order within each is kept."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            item.get_closest_marker("integration") is None,
+        )
+    )
