@@ -53,13 +53,22 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 names=()
 pids=()
-# background NAME FUNCTION: runs in a subshell with errexit, so its first failing command
-# ends it with that command's status.
+# background NAME COMMAND...: runs in a subshell with errexit, so its first failing command
+# ends it with that command's status; how long it took is kept beside its output.
 background() {
-  local name=$1
+  local name=$1 i=${#names[@]}
   shift
   stage "$name (started; its output follows the tests)"
-  ("$@") >"$logs/${#names[@]}.log" 2>&1 &
+  (
+    start=$SECONDS
+    # Not `if (...)`: errexit does not work inside the condition of an if.
+    ("$@") >"$logs/$i.log" 2>&1 &
+    set +e
+    wait "$!"
+    code=$?
+    echo "$((SECONDS - start))" >"$logs/$i.seconds"
+    exit "$code"
+  ) &
   names+=("$name")
   pids+=("$!")
 }
@@ -104,12 +113,14 @@ fi
 # first (tests/conftest.py), and setups that take seconds are built once for all workers.
 workers=${MEDGEN_TEST_WORKERS:-4}
 stage "pytest ($what; coverage >= 90 %; $workers workers)"
+tests_started=$SECONDS
 set +e
 pytest -p no:cacheprovider -n "$workers" --dist loadgroup --cov --cov-branch --cov-report=term \
   --cov-report=xml:coverage.xml --cov-fail-under=90 --durations=15 "${selection[@]}" tests \
   ${args[@]+"${args[@]}"}
 status=$?
 set -e
+echo "pytest: exit status $status, $((SECONDS - tests_started)) s"
 failed=()
 if [ "$status" -eq 5 ]; then
   echo "error: pytest collected no tests" >&2
@@ -122,14 +133,14 @@ for i in "${!names[@]}"; do
   wait "${pids[$i]}"
   code=$?
   set -e
-  stage "${names[$i]}: exit status $code"
+  stage "${names[$i]}: exit status $code, $(cat "$logs/$i.seconds" 2>/dev/null || echo '?') s"
   cat "$logs/$i.log"
   [ "$code" -eq 0 ] || failed+=("${names[$i]} (exit status $code)")
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
-  printf '\nFAILED:\n' >&2
+  printf '\nFAILED after %s s:\n' "$SECONDS" >&2
   printf '  %s\n' "${failed[@]}" >&2
   exit 1
 fi
-printf '\nevery check passed\n'
+printf '\nevery check passed in %s s\n' "$SECONDS"
