@@ -3,7 +3,8 @@
 # into a fresh virtual environment, and run the installed command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-poetry=$(bash scripts/bootstrap.sh 2>/dev/null | tail -n 1)
+# scripts/test.sh has set up already and says where Poetry is; alone, set up first.
+poetry=${MEDGEN_POETRY:-$(bash scripts/bootstrap.sh 2>/dev/null | tail -n 1)}
 rm -rf dist
 "$poetry" build --format wheel --quiet
 wheel=$(ls dist/py_load_medgen-*.whl)

@@ -13,9 +13,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +24,51 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+RUN_ID = pytest.StashKey[str]()
+SHARED_PREFIX = "medgen_shared_"
+"""Databases built once per run and shared by every worker start with this and the run's id."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One id for the whole run, the same in every xdist worker: names of what the workers
+    build once and share (``build_once``) carry it, so the controller can drop them at the end."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.stash[RUN_ID] = str(workerinput["testrunuid"])
+        return
+    run_id = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+    if hasattr(config.option, "testrunuid"):
+        config.option.testrunuid = run_id  # xdist hands this one to its workers
+    config.stash[RUN_ID] = run_id
+
+
+def _shared_database_prefix(config: pytest.Config) -> str:
+    return f"{SHARED_PREFIX}{config.stash[RUN_ID][:16]}_"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or the only process) drops the shared databases once every worker is
+    done; a worker's own throwaway cluster goes away with the worker."""
+    if hasattr(session.config, "workerinput") or RUN_ID not in session.config.stash:
+        return
+    dsn = os.environ.get("MEDGEN_TEST_DSN")
+    if not dsn:
+        return
+    import psycopg
+
+    prefix = _shared_database_prefix(session.config)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            names = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
+                )
+            ]
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+    except psycopg.OperationalError:
+        pass  # no server: nothing was created on it
 
 
 def _real_data_dir() -> Path:
@@ -193,6 +239,81 @@ def db_uri(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A directory every worker of this run sees: the parent of the workers' own temporary
+    trees under xdist, the run's temporary tree without it."""
+    base = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):
+        base = base.parent
+    out = base / f"shared-{request.config.stash[RUN_ID][:16]}"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def build_once(shared: Path, name: str, build: Callable[[], None]) -> None:
+    """Run ``build`` once per run, whichever worker asks first; the others wait for it.
+
+    For setups that cost many seconds (loading a release to copy databases from): built once,
+    instead of once in every worker that happens to run one of the tests needing it. A failed
+    build leaves nothing done, so the next worker to ask tries again and reports its own error.
+    """
+    from filelock import FileLock
+
+    done = shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            build()
+            done.touch()
+
+
+def shared_database(
+    request: pytest.FixtureRequest, admin_dsn: str, what: str, build: Callable[[str], None]
+) -> str:
+    """The name of a database ``build(uri)`` fills once per run and server, for tests that only
+    read it or copy it (``CREATE DATABASE ... TEMPLATE``); dropped when the run ends. A
+    worker's own throwaway cluster (no MEDGEN_TEST_DSN) gets its own."""
+    import hashlib
+
+    shared: Path = request.getfixturevalue("shared_dir")
+    name = _shared_database_prefix(request.config) + what
+    server = hashlib.sha256(admin_dsn.encode()).hexdigest()[:12]
+
+    def make() -> None:
+        drop_database(admin_dsn, name)  # a half-built one from a failed attempt
+        build(create_database(admin_dsn, name))
+
+    build_once(shared, f"db-{what}-{server}", make)
+    return name
+
+
+@pytest.fixture(scope="session")
+def docs_site(shared_dir: Path) -> Path:
+    """The docs site, built with ``mkdocs build --strict`` once per run: the test that the
+    site builds and the browser tests read the same build."""
+    out = shared_dir / "site"
+    log = shared_dir / "site-build.log"
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
+    if mkdocs is None:
+        pytest.skip("mkdocs is not installed")
+
+    def build() -> None:
+        result = subprocess.run(
+            [mkdocs, "build", "--strict", "--site-dir", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            check=False,
+            timeout=300,
+        )
+        log.write_text(result.stderr)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    build_once(shared_dir, "site", build)
+    return out
+
+
+@pytest.fixture(scope="session")
 def small_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated release of every file, small enough for a fast test."""
     from py_load_medgen.generate import generate_release
@@ -219,6 +340,13 @@ def _kept_files_under_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first: with parallel workers, a long test handed out last would keep one
-    worker busy while the others sit idle. The order of the rest is kept."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Long tests first: with parallel workers, a long test handed out last would keep one
+    worker busy while the others sit idle. Slow-marked tests, then the integration tests (a
+    database each, many seconds for some), then the unit tests, most of them short, which fill
+    the workers at the end. The order within each is kept."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            item.get_closest_marker("integration") is None,
+        )
+    )

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import tomllib
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from py_load_medgen.errors import ExitCode
+from tests.conftest import build_once, create_database, drop_database, shared_database
 from tests.helpers import query, run_cli
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "bad"
@@ -34,18 +38,52 @@ def _expect(case: str, err: str) -> None:
         assert f"column {spec['column']}" in err, err
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_cleanly(
-    case: str, db_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    good = tmp_path / "good"
+def _load_previous(shared: Path, db_uri: str) -> None:
+    """The release every case follows: one concept, built before the corpus (not a step back
+    in time)."""
+    good = shared / "bad-input-previous"
+    shutil.rmtree(good, ignore_errors=True)
     good.mkdir()
     (good / "NAMES.RRF.gz").write_bytes(
         gzip.compress(b"#CUI|name|source|SUPPRESS|\nC0000001|Previous release|GTR|N|\n", mtime=1)
     )
-    os.utime(good / "NAMES.RRF.gz", (1, 1))  # built before the corpus: not a step back in time
-    common = ["--db-uri", db_uri, "--rejects-dir", str(tmp_path / "rejects")]
+    os.utime(good / "NAMES.RRF.gz", (1, 1))
+    common = ["--db-uri", db_uri, "--rejects-dir", str(good.parent / "bad-input-rejects")]
     assert run_cli("load", "--source", str(good), "--files", "NAMES.RRF.gz", *common) == 0
+
+
+@pytest.fixture(params=["postgresql", "duckdb"])
+def db_uri(request: pytest.FixtureRequest, shared_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A database holding the previous release, on each backend: a copy of one loaded once per
+    run (the load is what takes the time, and it is the same for every case)."""
+    if request.param == "duckdb":
+        template = shared_dir / "bad-input-previous.duckdb"
+
+        def build() -> None:
+            template.unlink(missing_ok=True)
+            _load_previous(shared_dir, f"duckdb:///{template.as_posix()}")
+
+        build_once(shared_dir, "bad-input-duckdb", build)
+        copy = tmp_path / "medgen-mirror.duckdb"
+        shutil.copy(template, copy)
+        yield f"duckdb:///{copy.as_posix()}"
+        return
+    admin = str(request.getfixturevalue("pg_admin_dsn"))
+    source = shared_database(
+        request, admin, "bad_input_previous", lambda uri: _load_previous(shared_dir, uri)
+    )
+    name = f"medgen_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield create_database(admin, name, template=source)
+    finally:
+        drop_database(admin, name)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_cleanly(
+    case: str, db_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--db-uri", db_uri, "--rejects-dir", str(tmp_path / "rejects")]
     (served,) = list((CORPUS / case).iterdir())
     capsys.readouterr()
     code = run_cli(

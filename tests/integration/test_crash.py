@@ -22,7 +22,7 @@ import pytest
 
 from py_load_medgen.errors import ExitCode
 from tests import fault_launcher
-from tests.conftest import create_database, drop_database
+from tests.conftest import build_once, create_database, drop_database, shared_database
 from tests.helpers import query
 
 pytestmark = pytest.mark.slow  # real processes killed at each point: minutes, not seconds
@@ -31,57 +31,83 @@ FILES = "NAMES.RRF.gz,MGREL.RRF.gz,MGDEF.RRF.gz"
 TABLES = ("concepts", "relationships", "definitions")
 
 
-def _release(root: Path, name: str, seed: int) -> Path:
+# Rows per file: enough for the kill points below. Reads are counted in compressed bytes, a
+# megabyte a read, and the files are stored uncompressed inside gzip (level 0), so a megabyte
+# read is a megabyte of rows: about 1.5 MB of names (2 reads), 3 MB of relationships (3 reads,
+# its COPY spans several), 1.5 MB of definitions (2 reads), and no more rows to load than that.
+NAMES_ROWS, RELATIONSHIP_ROWS, DEFINITION_ROWS = 45_000, 40_000, 32_000
+
+
+def _release(out: Path, seed: int) -> None:
     """Three files, the middle one large enough that its COPY spans several reads."""
     rng = random.Random(seed)
-    out = root / name
     out.mkdir()
 
     def word() -> str:
         return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 12)))
 
-    names = [f"C{i:07d}|{word()} {word()}|GTR|N|\n" for i in range(120_000)]
+    names = [f"C{i:07d}|{word()} {word()}|GTR|N|\n" for i in range(NAMES_ROWS)]
     rels = [
         f"C{rng.randrange(10**7):07d}|A{rng.randrange(10**8)}|SCUI|RO|C{rng.randrange(10**7):07d}|"
         f"A{rng.randrange(10**8)}|{word()}|R{i:09d}|MSH|MSH|N|\n"
-        for i in range(150_000)
+        for i in range(RELATIONSHIP_ROWS)
     ]
-    defs = [f"C{i:07d}|{word()}\r{word()} {word()}|{word()}|N|\n" for i in range(60_000)]
+    defs = [f"C{i:07d}|{word()}\r{word()} {word()}|{word()}|N|\n" for i in range(DEFINITION_ROWS)]
     for file, header, rows in (
         ("NAMES.RRF.gz", "#CUI|name|source|SUPPRESS|\n", names),
         ("MGREL.RRF.gz", "#CUI1|AUI1|STYPE1|REL|CUI2|AUI2|RELA|RUI|SAB|SL|SUPPRESS|\n", rels),
         ("MGDEF.RRF.gz", "#CUI|DEF|source|SUPPRESS|\n", defs),
     ):
-        (out / file).write_bytes(gzip.compress((header + "".join(rows)).encode(), compresslevel=1))
-    return out
+        (out / file).write_bytes(gzip.compress((header + "".join(rows)).encode(), compresslevel=0))
 
 
 @pytest.fixture(scope="module")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("crash")
-    return _release(root, "r1", 1), _release(root, "r2", 2)
+def releases(shared_dir: Path) -> tuple[Path, Path]:
+    """Two releases, generated once per run for every worker."""
+    root = shared_dir / "crash-releases"
+
+    def build() -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        _release(root / "r1", 1)
+        _release(root / "r2", 2)
+
+    build_once(shared_dir, "crash-releases", build)
+    return root / "r1", root / "r2"
+
+
+def test_every_file_spans_the_reads_its_kill_points_name(releases: tuple[Path, Path]) -> None:
+    """The kill points count reads; a file too small for its point would never be killed."""
+    mib = 1 << 20
+    for release in releases:
+        sizes = {p.name: p.stat().st_size for p in release.iterdir()}
+        assert sizes["NAMES.RRF.gz"] > 1 * mib  # bytes_read@concepts:2
+        assert sizes["MGREL.RRF.gz"] > 2 * mib  # bytes_read@relationships:3, download_chunk:2
+        assert sizes["MGDEF.RRF.gz"] > 1 * mib  # bytes_read@definitions:2
 
 
 @pytest.fixture(scope="module", params=["postgresql", "duckdb"])
 def loaded_template(
-    request: pytest.FixtureRequest,
-    releases: tuple[Path, Path],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, str]]:
-    """A database holding release 1, copied for each test (faster than loading it again):
+    request: pytest.FixtureRequest, releases: tuple[Path, Path], shared_dir: Path
+) -> tuple[str, str]:
+    """A database holding release 1, copied for each test (faster than loading it again),
+    loaded once per run and server whichever worker runs the test:
     (backend, PostgreSQL template database name or DuckDB file)."""
     if request.param == "duckdb":
-        template = tmp_path_factory.mktemp("duckdb-crash") / "r1.duckdb"
-        assert _load(releases[0], f"duckdb:///{template.as_posix()}").wait() == 0
-        yield "duckdb", str(template)
-        return
+        template = shared_dir / "crash-r1.duckdb"
+
+        def build_file() -> None:
+            template.unlink(missing_ok=True)
+            assert _load(releases[0], f"duckdb:///{template.as_posix()}").wait() == 0
+
+        build_once(shared_dir, "crash-duckdb", build_file)
+        return "duckdb", str(template)
     admin = str(request.getfixturevalue("pg_admin_dsn"))
-    name = f"medgen_tpl_{uuid.uuid4().hex[:10]}"
-    try:
-        assert _load(releases[0], create_database(admin, name)).wait() == 0
-        yield "postgresql", name
-    finally:
-        drop_database(admin, name)
+
+    def build_database(uri: str) -> None:
+        assert _load(releases[0], uri).wait() == 0
+
+    return "postgresql", shared_database(request, admin, "crash_r1", build_database)
 
 
 @pytest.fixture

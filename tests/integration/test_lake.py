@@ -52,6 +52,32 @@ def genuine_release(
     return out
 
 
+@pytest.fixture(scope="module")
+def r1_then_r2(
+    request: pytest.FixtureRequest, two_releases: tuple[Path, Path], shared_dir: Path
+) -> tuple[Path, str]:
+    """R1 loaded in full then R2 as a delta, into a lake and into PostgreSQL, once per run for
+    the tests that only read them: (the lake's root, the PostgreSQL URI)."""
+    from tests.conftest import build_once, shared_database, with_database
+
+    r1, r2 = two_releases
+    root = shared_dir / "lake-r1-then-r2"
+
+    def build_lake() -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        assert load(r1, lake_uri(root)) == 0
+        assert load(r2, lake_uri(root), "--mode", "delta") == 0
+
+    def build_database(uri: str) -> None:
+        assert load(r1, uri) == 0
+        assert load(r2, uri, "--mode", "delta") == 0
+
+    build_once(shared_dir, "lake-r1-then-r2", build_lake)
+    admin = str(request.getfixturevalue("pg_admin_dsn"))
+    name = shared_database(request, admin, "lake_r1_then_r2", build_database)
+    return root, with_database(admin, name)
+
+
 def lake_uri(root: Path, **params: str) -> str:
     query_string = "&".join(f"{k}={v}" for k, v in params.items())
     return f"delta://{root.as_posix()}" + (f"?{query_string}" if query_string else "")
@@ -169,15 +195,12 @@ def test_status_of_a_lake_never_loaded(tmp_path: Path) -> None:
 
 
 def test_full_then_delta_equals_full_and_postgres(
-    two_releases: tuple[Path, Path], tmp_path: Path, pg_uri: str
+    two_releases: tuple[Path, Path], r1_then_r2: tuple[Path, str], tmp_path: Path
 ) -> None:
     r1, r2 = two_releases
-    a, b = tmp_path / "a", tmp_path / "b"
-    assert load(r1, lake_uri(a)) == 0
-    assert load(r2, lake_uri(a), "--mode", "delta") == 0
+    a, pg_uri = r1_then_r2
+    b = tmp_path / "b"
     assert load(r2, lake_uri(b)) == 0
-    assert load(r1, pg_uri) == 0
-    assert load(r2, pg_uri, "--mode", "delta") == 0
     changed = 0
     for spec in FILES:
         after_delta = delta_rows(a, spec.table)
@@ -316,17 +339,12 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.mark.slow
 def test_spark_reads_every_table_and_joins_like_postgres(
-    spark: Any, two_releases: tuple[Path, Path], tmp_path: Path, pg_uri: str
+    spark: Any, two_releases: tuple[Path, Path], r1_then_r2: tuple[Path, str]
 ) -> None:
     from pyspark.sql import types
 
-    r1, r2 = two_releases
-    root = tmp_path / "lake"
-    uri = lake_uri(root)
-    assert load(r1, uri) == 0
-    assert load(r2, uri, "--mode", "delta") == 0
-    assert load(r1, pg_uri) == 0
-    assert load(r2, pg_uri, "--mode", "delta") == 0
+    r2 = two_releases[1]
+    root, pg_uri = r1_then_r2
     spark_type = {
         ColumnType.TEXT: types.StringType(),
         ColumnType.BIGINT: types.LongType(),

@@ -80,7 +80,7 @@ def test_recipes_run(
         source = write_release(tmp_path / "release")
     else:
         source = tmp_path / "release"
-        generate_release(source, scale=0.002, seed=18)
+        generate_release(source, scale=0.0005, seed=18)
     assert load_release(source, db_uri) == 0
     monkeypatch.chdir(tmp_path)
     dialect = "DuckDB" if db_uri.startswith("duckdb") else "PostgreSQL"
