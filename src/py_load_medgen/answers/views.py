@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from py_load_medgen.answers.curies import curie_sql
-from py_load_medgen.load.sql import STAGING_PREFIX, Dialect, ident, literal, qname
+from py_load_medgen.load.sql import (
+    ANSWER_INDEX_SUFFIX,
+    STAGING_PREFIX,
+    Dialect,
+    ident,
+    literal,
+    qname,
+)
 
 MAIN_PREFIXES = ("OMIM", "ORPHA", "MONDO", "HP", "MESH")
 """The xrefs a concept card shows."""
@@ -75,7 +82,15 @@ def _parsed_date(dialect: Dialect, column: str) -> str:
 # -- xrefs ---------------------------------------------------------------------------------------
 
 
-def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+def _read(schema: str, table: str, staged: frozenset[str]) -> str:
+    """The table a derived table reads: this load's staging table when it staged one (a full
+    load builds its derived tables before publishing), else the production table."""
+    return qname(schema, STAGING_PREFIX + table if table in staged else table)
+
+
+def xref_pairs_select(
+    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+) -> str | None:
     """One row per (cui, CURIE) as served, the CURIE normalised once, at load time."""
 
     def curie(source: str, ident_: str) -> str:
@@ -85,11 +100,11 @@ def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str |
     if "source_links" in present:
         parts.append(
             f"SELECT cui, source, source_id, 'MedGenIDMappings' AS origin, "
-            f"{curie('source', 'source_id')} AS curie FROM {qname(schema, 'source_links')}"
+            f"{curie('source', 'source_id')} AS curie FROM {_read(schema, 'source_links', staged)}"
         )
     if "concept_names" in present:
         # An atom whose CODE equals its SDUI (HPO, ORDO, MONDO) is normalised once.
-        names = qname(schema, "concept_names")
+        names = _read(schema, "concept_names", staged)
         keep = "suppress NOT IN ('O', 'E')"
         parts += [
             f"SELECT cui, sab, sdui, CASE WHEN code = sdui THEN 'MGCONSO.BOTH' "
@@ -101,11 +116,12 @@ def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str |
     if not parts:
         return None
     # No aggregate at all: the rows go in as normalised, and ``xrefs`` groups the few rows a
-    # query asks for. This table is built inside the publishing transaction: its cost is the
-    # load's.
+    # query asks for. OFFSET 0 keeps the CURIE computed once per row: without it PostgreSQL
+    # pushes the IS NOT NULL test into each branch and evaluates the whole CASE twice, which
+    # made up half of the build.
     return (
         f"SELECT cui, curie, split_part(curie, ':', 1) AS prefix, source, source_id, origin "
-        f"FROM ({' UNION ALL '.join(parts)}) raw(cui, source, source_id, origin, curie) "
+        f"FROM ({' UNION ALL '.join(parts)} OFFSET 0) raw(cui, source, source_id, origin, curie) "
         "WHERE curie IS NOT NULL"
     )
 
@@ -163,13 +179,15 @@ def _term_key(column: str, kind: str) -> str:
     return column
 
 
-def cui_chains_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+def cui_chains_select(
+    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+) -> str | None:
     """Where each CUI that MERGED or MedGen_CUI_history replaces ends: a few thousand rows,
     walked once per load so that ``cui_status`` answers one id with index probes."""
     del dialect
     if "concepts" not in present:
         return None
-    q = {t: qname(schema, t) for t in present}
+    q = {t: _read(schema, t, staged) for t in present}
     live = q["concepts"]
     edges = []
     if "merged_concepts" in present:
@@ -587,10 +605,9 @@ _DOC = {
     ),
 }
 
+_TABLE_BUILDERS = {"xref_pairs": xref_pairs_select, "cui_chains": cui_chains_select}
 _BUILDERS = {
-    "xref_pairs": xref_pairs_select,
     "xrefs": xrefs_select,
-    "cui_chains": cui_chains_select,
     "cui_status": cui_status_select,
     "disease_phenotypes": disease_phenotypes_select,
     "inheritance": inheritance_select,
@@ -602,30 +619,68 @@ ORDER = tuple(_DOC)
 TABLE_INDEXES = {"xref_pairs": ("cui", "curie"), "cui_chains": ("origin",)}
 
 
-def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
-    """Every answer the tables in ``present`` allow, in build order, with its statements."""
+@dataclass(frozen=True)
+class KeyIndex:
+    """An index the answers add to a loaded table, on the id as ``cui_status`` serves it, so
+    that a lookup of that id is an index probe rather than a scan of the whole history."""
+
+    table: str
+    expression: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}_{ANSWER_INDEX_SUFFIX.lstrip('_')}"
+
+    def statement(self, schema: str, *, staged: bool) -> str:
+        """CREATE INDEX on the table, or on its staging table under the name the swap gives
+        back (PostgreSQL only: DuckDB cannot rename a table that has an index)."""
+        prefix = STAGING_PREFIX if staged else ""
+        return (
+            f"CREATE INDEX {ident(prefix + self.name)} ON "
+            f"{qname(schema, prefix + self.table)} (({self.expression}))"
+        )
+
+
+KEY_INDEXES = tuple(
+    KeyIndex(table, _term_key(column, kind))
+    for table, column, kind in _TERM_HISTORIES
+    if _term_key(column, kind) != column  # a plain column has its index from the schema
+)
+
+
+def answers(
+    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+) -> list[Answer]:
+    """Every answer the tables in ``present`` allow, in build order, with its statements.
+
+    ``staged``: tables a full load has staged and not yet published; the derived tables are
+    then built from those staging tables (and from the production tables of the others).
+    """
     out = []
     have = set(present)
     for name in ORDER:
         kind, needs, uses, description, columns = _DOC[name]
         if any(table not in have for table in needs):
             continue
-        select = _BUILDERS[name](dialect, schema, have)
+        if kind == "table":
+            select = _TABLE_BUILDERS[name](dialect, schema, have, staged)
+        else:
+            select = _BUILDERS[name](dialect, schema, have)
         if select is None:
             continue
         if kind == "table":
-            staged = qname(schema, STAGING_PREFIX + name)
+            target = qname(schema, STAGING_PREFIX + name)
             # Logged like every table a load publishes by default: a server crash or a failover
             # must not empty the answers while the tables they come from survive.
             statements = [
-                f"DROP TABLE IF EXISTS {staged}",
-                f"CREATE TABLE {staged} AS {select}",
+                f"DROP TABLE IF EXISTS {target}",
+                f"CREATE TABLE {target} AS {select}",
             ]
             if dialect.name == "postgresql":
                 # DuckDB scans by zone maps and cannot rename a table with an index.
                 statements += [
                     f"CREATE INDEX {ident(f'{STAGING_PREFIX}{name}_{column}_idx')} "
-                    f"ON {staged} ({ident(column)})"
+                    f"ON {target} ({ident(column)})"
                     for column in TABLE_INDEXES[name]
                 ]
         else:
