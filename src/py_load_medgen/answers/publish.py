@@ -41,8 +41,6 @@ class Build:
     """The tables of this load it reads from their staging tables: it may start once every
     one of them is staged (copied and indexed)."""
     statements: tuple[str, ...]
-    analyze: str | None = None
-    """The staging table to gather statistics on once built."""
 
 
 def builds(loader: Loader, tables: Sequence[str]) -> list[Build]:
@@ -63,7 +61,7 @@ def builds(loader: Loader, tables: Sequence[str]) -> list[Build]:
         inputs = frozenset(answer.uses + answer.needs) & staged
         if not inputs and answer.name in existing:
             continue
-        out.append(Build(answer.name, inputs, answer.statements, staging_name(answer.name)))
+        out.append(Build(answer.name, inputs, answer.statements))
     if loader.dialect.name == "postgresql":
         for index in KEY_INDEXES:
             if index.table in staged:
@@ -76,12 +74,11 @@ def run(loader: Loader, build: Build) -> None:
     """Build one derived table or index on its staging table (committed: publishing, perhaps
     on another connection, swaps it in)."""
     started = time.perf_counter()
+    # No ANALYZE: it costs a sixth of the build again, autovacuum gathers statistics soon
+    # after the swap, and lookups use the indexes on plain equality.
     with loader.transaction():
         for statement in build.statements:
             loader.execute(statement)
-    if build.analyze is not None:
-        # Off the publishing transaction here, so the planner has statistics from the start.
-        loader.analyze(build.analyze)
     seconds = time.perf_counter() - started
     log.info(
         "answers: %s staged in %.2fs",
@@ -117,8 +114,6 @@ def publish(
                     continue
                 for statement in answer.statements:
                     loader.execute(statement)
-            # No ANALYZE here: it would lengthen the publishing transaction, autovacuum
-            # gathers statistics soon after, and lookups use the index on plain equality.
             loader.swap([_derived_spec(answer.name)])
         else:
             for statement in answer.statements:

@@ -4,12 +4,16 @@ Every statement is built by a pure function of the dialect, the schema and the t
 so a release loaded in part (``--files``) still gets every answer its tables allow, and the SQL
 is tested as strings (``tests/unit/test_answers_sql.py``) as well as against both databases.
 
-Two answers are tables, not views, because a view cannot meet the lookup target: ``xrefs``
-(its ``cardinality`` counts across the whole release, which no filter on one CUI can push
-through) and ``cui_status`` (a recursive walk of every history file). They are built from the
-new production tables inside the publishing transaction and swapped in like a loaded table, so
-user views and grants on them survive, and no reader ever sees a release without them. The
-views are (re)created in the same transaction, after the swap, with ``CREATE OR REPLACE``.
+Two views rest on derived tables, because a view alone cannot meet the lookup target:
+``xrefs`` on ``xref_pairs`` (every id normalised to a CURIE once, indexed on ``cui`` and
+``curie``) and ``cui_status`` on ``cui_chains`` (the replacement chains, walked once). A full
+load builds them from its staging tables before publishing (``answers/publish.py``), and the
+publishing transaction swaps them in like a loaded table, so user views and grants on them
+survive and no reader ever sees a release without them; a delta rebuilds, inside its
+transaction, those whose input rows it changed. The views are (re)created in the same
+transaction, after the swap, with ``CREATE OR REPLACE``. ORDO ids, served as
+``Orphanet_N`` and answered as ``ORPHA:N``, get an index on that expression
+(``KEY_INDEXES``), so every kind of id ``lookup`` takes is an index probe.
 
 MGREL reads "CUI2 is the RELA of CUI1", as UMLS's MRREL does: the row
 ``C5394059|…|RO|C0443147|…|inheritance_type_of`` says C0443147 (autosomal dominant
