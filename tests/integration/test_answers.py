@@ -376,8 +376,8 @@ def test_derived_tables_rebuilt_only_when_their_inputs_change(
     release = write_release(tmp_path / "chained", chained)
     caplog.clear()
     assert load_release(release, planted, "--files", "MedGen_CUI_history.txt") == 0
-    built = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answers: ")]
-    assert [m.split()[1] for m in built] == ["cui_chains"]  # staged before publishing
+    again = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answers: ")]
+    assert [m.split()[1] for m in again] == ["cui_chains"]  # staged before publishing
     assert _kept(planted) == {"xref_pairs"}
     assert rows(planted, "SELECT status, current_cui FROM medgen.cui_status "
                          "WHERE id = 'C0000040'") == [("merged", "C0000002")]  # fmt: skip
