@@ -163,6 +163,34 @@ def test_resolve_stdin_json(
     ]
 
 
+def test_resolve_agrees_with_cui_status(planted: str) -> None:
+    """resolve answers from the ids' own keys, not through the view: it must say what the view
+    says of every id it holds (and, for a CURIE, of the concepts xref_pairs maps it to)."""
+    rank = {"current": 0, "merged": 1, "retired": 2, "unknown": 3}
+    view: dict[str, list[tuple[object, ...]]] = {}
+    for ident, kind, state, cui in rows(
+        planted, "SELECT id, id_type, status, current_cui FROM medgen.cui_status"
+    ):
+        view.setdefault(str(ident), []).append((kind, state, cui))
+    pairs = rows(planted, "SELECT curie, cui FROM medgen.xref_pairs")
+    for curie, cui in pairs:
+        view.setdefault(str(curie), []).extend(
+            (kind, state, current)
+            for kind, state, current in view.get(str(cui), [])
+            if kind == "cui"
+        )
+    wanted = [*sorted(view), "C9999999", "4242", "HP:9999999", "nonsense", "C0000001"]
+    got = list(answers.resolve(planted, wanted))
+    assert [r.id for r in got] == wanted
+    for result in got:
+        found = view.get(result.id, [])
+        best = min((str(s) for _k, s, _c in found), key=rank.__getitem__, default="unknown")
+        current = sorted({str(c) for _k, _s, c in found if c})
+        assert (result.status, result.current) == (best, current), result.id
+    statuses = {r.status for r in got}
+    assert statuses == {"current", "merged", "retired", "unknown"}
+
+
 def _tsv(path: Path) -> tuple[list[str], list[list[str]]]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
     table = list(csv.reader(lines, delimiter="\t"))

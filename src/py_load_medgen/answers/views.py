@@ -243,15 +243,7 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
             f"(SELECT max({parsed('h.date_of_action')}) FROM {q['cui_history']} h "
             "WHERE h.previous_cui = k.cui)"
         )
-    other_cuis = []
-    for table_name, columns in (
-        ("merged_concepts", ("cui", "to_cui")),
-        ("cui_history", ("previous_cui", "current_cui")),
-        ("uid_cui_history", ("cui",)),
-        *((t, ("cui",)) for t, _c, _k in _TERM_HISTORIES),
-    ):
-        if table_name in present:
-            other_cuis += [f"SELECT {c} FROM {q[table_name]}" for c in columns]
+    other_cuis = [f"SELECT {c} FROM {q[t]}" for t, c in _history_cuis(present)]
     no_uid = f"CAST(NULL AS {dialect.bigint})"
     starts = [f"SELECT k.cui, 'cui', k.cui, {acted}, {no_uid} FROM {live} k"]
     if other_cuis:
@@ -283,6 +275,89 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
         "coalesce(c.cui, e.current_cui) AS current_cui, CASE WHEN c.cui IS NOT NULL THEN 0 "
         "ELSE coalesce(e.chain_length, 0) END AS chain_length, "
         f"s.last_action_date, s.uid FROM starts s LEFT JOIN {live} c ON c.cui = s.cui "
+        f"LEFT JOIN {qname(schema, 'cui_chains')} e ON e.origin = s.cui"
+    )
+
+
+def _history_cuis(present: set[str]) -> list[tuple[str, str]]:
+    """The (table, column) pairs whose CUIs ``cui_status`` knows beyond the current concepts."""
+    out = []
+    for table_name, columns in (
+        ("merged_concepts", ("cui", "to_cui")),
+        ("cui_history", ("previous_cui", "current_cui")),
+        ("uid_cui_history", ("cui",)),
+        *((t, ("cui",)) for t, _c, _k in _TERM_HISTORIES),
+    ):
+        if table_name in present:
+            out += [(table_name, c) for c in columns]
+    return out
+
+
+def resolve_select(dialect: Dialect, schema: str, present: set[str], ids: str) -> str | None:
+    """The rows ``cui_status`` holds for each id of the table ``ids`` (``ord``, ``key``,
+    ``kind``, as ``resolve`` uploads them), as ``(ord, status, current_cui)``; an id the view
+    does not know has no row, and CURIEs also reach their concepts through ``xref_pairs``.
+
+    The view's rules, driven by the ids: joined to the view, a bulk resolve made the server
+    build every id's status first (2.3 million rows at scale 1.0, most of them retired UIDs
+    grouped by uid) and sort it, twice. Here each id reaches the rows of its own key: a CUI
+    is probed in ``concepts`` and, only when not current, in the history columns (indexed);
+    UIDs and term ids join their history's rows, with no grouping. A history row that is
+    not current answers retired with no CUI: ``resolve`` keeps the best status and the
+    distinct current CUIs of an id's rows, so such a row changes the answer only when the id
+    has no current row, which is when the view's ``max(is_current) < 1`` group says retired.
+    Only a row above 1 (never served) makes that group say nothing, hence the NOT IN.
+    """
+    if "concepts" not in present or "cui_chains" not in present:
+        return None
+    q = {t: qname(schema, t) for t in present}
+    live = q["concepts"]
+
+    def known(cui: str) -> str:
+        # OR short-circuits: the history probes run only for CUIs that are not current.
+        probes = [f"EXISTS (SELECT 1 FROM {live} c WHERE c.cui = {cui})"]
+        history = _history_cuis(present)
+        probes += [f"EXISTS (SELECT 1 FROM {q[t]} h WHERE h.{c} = {cui})" for t, c in history]
+        return "(" + " OR ".join(probes) + ")"
+
+    starts = [f"SELECT i.ord, i.key FROM {ids} i WHERE i.kind = 'cui' AND {known('i.key')}"]
+    if "xref_pairs" in present:
+        starts.append(
+            f"SELECT i.ord, x.cui FROM {ids} i JOIN {q['xref_pairs']} x ON x.curie = i.key "
+            f"WHERE i.kind = 'curie' AND {known('x.cui')}"
+        )
+
+    def answering(table_name: str, column: str, key: str) -> str:
+        # The rows of a history that answer its ids: the current ones, and the retired ones of
+        # ids with no row above 1 (an uncorrelated NOT IN: one hash of the few such ids).
+        table = q[table_name]
+        return (
+            f"SELECT {key} AS id, CASE WHEN h.is_current = 1 THEN h.cui END AS cui "
+            f"FROM {table} h WHERE h.is_current = 1 OR (h.is_current < 1 AND h.{column} "
+            f"NOT IN (SELECT g.{column} FROM {table} g WHERE g.is_current > 1 "
+            f"AND g.{column} IS NOT NULL))"
+        )
+
+    if "uid_cui_history" in present:
+        # A UID's digits as the bigint the table holds; longer than any bigint, no UID at all.
+        uid = f"CASE WHEN length(i.key) < 19 THEN CAST(i.key AS {dialect.bigint}) END"
+        starts.append(
+            f"SELECT i.ord, h.cui FROM {ids} i JOIN "
+            f"({answering('uid_cui_history', 'uid', 'h.uid')}) h "
+            f"ON h.id = {uid} WHERE i.kind = 'uid'"
+        )
+    terms = [answering(t, c, _term_key(f"h.{c}", k)) for t, c, k in _TERM_HISTORIES if t in present]
+    if terms:
+        # Term ids are CURIEs (HP:, MONDO:, ORPHA:): only an id parsed as one can match them.
+        starts.append(
+            f"SELECT i.ord, h.cui FROM {ids} i JOIN ({' UNION ALL '.join(terms)}) h "
+            "ON h.id = i.key WHERE i.kind = 'curie'"
+        )
+    return (
+        f"SELECT s.ord, CASE WHEN c.cui IS NOT NULL THEN 'current' "
+        "WHEN e.current_cui IS NOT NULL THEN 'merged' ELSE 'retired' END AS status, "
+        f"coalesce(c.cui, e.current_cui) AS current_cui FROM ({' UNION ALL '.join(starts)}) "
+        f"s(ord, cui) LEFT JOIN {live} c ON c.cui = s.cui "
         f"LEFT JOIN {qname(schema, 'cui_chains')} e ON e.origin = s.cui"
     )
 
