@@ -170,3 +170,15 @@ def test_key_indexes_match_the_ids_cui_status_serves() -> None:
         assert index.name.endswith(ANSWER_INDEX_SUFFIX)
         staged = index.statement("m", staged=True)
         assert staged.startswith(f'CREATE INDEX "_staging_{index.name}" ON "m"."_staging_')
+
+
+def test_resolve_keys_parse_like_parse_id() -> None:
+    """resolve inlines parse_id's CUI and UID rules; the keys must be parse_id's keys."""
+    from py_load_medgen.answers.resolution import _keys
+
+    texts = ["C0000001", "C0000001\n", " C0000001", "CN12", "c0000001", "0042", "42 ", "\u0663"]
+    texts += ["", "HP:1250", "UMLS:C0000001", "Orphanet_558", "nonsense", "99999999999999999999"]
+    for n, text, key, kind in _keys(texts):
+        parsed = parse_id(text)
+        assert texts[n] == text
+        assert (key, kind) == ((parsed.key, parsed.kind) if parsed else (None, "none")), text

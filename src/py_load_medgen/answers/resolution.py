@@ -121,7 +121,9 @@ def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
         if ord_ != last:
             if last >= 0:
                 yield _finish(current)
-            current, last = Resolution(text, state or "unknown"), ord_
+            # The first row of an id sets it up; only the rare later rows are compared.
+            current, last = Resolution(text, state or "unknown", [cui] if cui else []), ord_
+            continue
         if state and _RANK.get(state, 3) < _RANK.get(current.status, 3):
             current.status = state
         if cui and cui not in current.current:
@@ -131,7 +133,8 @@ def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
 
 
 def _finish(result: Resolution) -> Resolution:
-    result.current.sort()
+    if len(result.current) > 1:  # most ids have one current CUI or none
+        result.current.sort()
     return result
 
 
