@@ -1,9 +1,13 @@
 """What the answers cost a load, and how fast they answer (PostgreSQL).
 
-1. Build cost, at --scale (default 0.1): a full load as its own process, its log saying how long
-   publishing the answers took inside the publishing transaction; then the same publish run
-   --repeat times on the loaded release (each rolled back), with the server-side CPU time of
-   the session that ran it. Ratio: answers seconds / whole load seconds (target <= 0.05).
+1. Build cost, at --scale (default 0.1): full loads as their own processes, --repeat times
+   each, alternately with the answers and without them (the same tool with the answers layer
+   switched off in this script, the floor). Its log says how long the answers took inside the
+   publishing transaction and how long their derived tables took to build beforehand on the
+   second connection (overlapped with copying). Then the whole build is run --repeat times on
+   the loaded release (each rolled back), with the server-side CPU time of the session that
+   ran it. Ratios: (load - floor) / load in wall time, and the build's CPU / the load's CPU
+   (target <= 0.05).
 2. Speed, at --answer-scale (default 1.0; the PubMed file is left out: no answer reads it):
    `lookup` of ids of every kind against the floor of one indexed primary-key SELECT on the
    same connection (target: under 100 ms per id), and `resolve` of --ids ids (default one
@@ -20,8 +24,10 @@ import os
 import random
 import resource
 import statistics
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +76,59 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _load(source: Path, uri: str, files: list[str] | None = None) -> tuple[float, float]:
-    """Whole-load wall seconds and the seconds its answers took, from its own log."""
-    args = [tool(), "load", "--source", str(source), "--db-uri", uri, "--log-format", "json"]
-    args += ["--rejects-dir", str(CACHE / "rejects"), "--quiet"]
+_WITHOUT_ANSWERS = (
+    "import sys\n"
+    "from py_load_medgen.answers import publish\n"
+    "publish.builds = lambda loader, tables: []\n"
+    "publish.publish = lambda loader, changed=None, prebuilt=False: 0.0\n"
+    "import py_load_medgen.pipeline as pipeline\n"
+    "pipeline.publish_answers = publish.publish\n"
+    "from py_load_medgen.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+"""The floor: the same load with the answers layer switched off (this script only)."""
+
+
+def _load(
+    source: Path, uri: str, files: list[str] | None = None, *, answers: bool = True
+) -> tuple[float, float, float]:
+    """Whole-load wall seconds, the seconds its answers took inside the publishing
+    transaction, and the seconds its derived tables took beforehand, from its own log."""
+    command = [tool()] if answers else [sys.executable, "-c", _WITHOUT_ANSWERS]
+    args = [*command, "load", "--source", str(source), "--db-uri", uri, "--log-format", "json"]
+    args += ["--rejects-dir", str(CACHE / "rejects"), "--quiet", "--no-keep-files"]
     if files:
         args += ["--files", ",".join(files)]
     measured = run_measured(args, env=tool_env())
-    answers = [
-        e for e in json_events(measured.stderr) if "answers published" in str(e.get("message"))
-    ]
-    return measured.seconds, float(str(answers[-1]["seconds"])) if answers else float("nan")
+    messages = [(str(e.get("message")), e) for e in json_events(measured.stderr)]
+    published = [float(str(e["seconds"])) for m, e in messages if "answers published" in m]
+    staged = sum(float(str(e["seconds"])) for m, e in messages if m.startswith("answers: "))
+    return measured.seconds, published[-1] if published else float("nan"), staged
 
 
 def _backend_cpu(conn: Any) -> float:
     return _proc_cpu(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def _measured_load(dsn: str, uri: str, source: Path, *, answers: bool) -> _Run:
+    sampler = _BackendCpu(dsn, uri.rsplit("/", 1)[1])
+    sampler.start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, published, staged = _load(source, uri, answers=answers)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler.done.set()
+    sampler.join()
+    client = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return _Run(wall, client + sum(sampler.seconds.values()), published, staged)
+
+
+@dataclass
+class _Run:
+    wall: float
+    cpu: float
+    """Client and server (every session of the load) CPU seconds."""
+    published: float
+    staged: float
 
 
 def build_cost(dsn: str, scale: float, repeat: int) -> None:
@@ -92,22 +136,35 @@ def build_cost(dsn: str, scale: float, repeat: int) -> None:
     from py_load_medgen.load.registry import open_loader
 
     source = release(scale)
+    floors: list[_Run] = []
+    runs: list[_Run] = []
+    for _ in range(repeat):  # alternately, each into a fresh database: the machine drifts
+        with scratch_database(dsn) as bare:
+            floors.append(_measured_load(dsn, bare, source, answers=False))
+        with scratch_database(dsn) as uri:
+            runs.append(_measured_load(dsn, uri, source, answers=True))
+    load_seconds = statistics.median(r.wall for r in runs)
+    floor = statistics.median(f.wall for f in floors)
+    load_cpu = statistics.median(r.cpu for r in runs)
+    floor_cpu = statistics.median(f.cpu for f in floors)
+    published = statistics.median(r.published for r in runs)
+    staged = statistics.median(r.staged for r in runs)
+    print(
+        f"scale {scale:g}: full load x{repeat}, median {load_seconds:.2f}s wall / "
+        f"{load_cpu:.1f}s CPU with the answers ({', '.join(f'{r.wall:.2f}' for r in runs)}), "
+        f"{floor:.2f}s / {floor_cpu:.1f}s without them "
+        f"({', '.join(f'{f.wall:.2f}' for f in floors)}): the answers add "
+        f"{load_seconds - floor:.2f}s = {(load_seconds - floor) / load_seconds:.1%} wall, "
+        f"{load_cpu - floor_cpu:.1f}s = {(load_cpu - floor_cpu) / load_cpu:.1%} CPU "
+        "(target <= 5 %)"
+    )
+    print(
+        f"  answers inside the publishing transaction: median {published:.2f}s "
+        f"= {published / load_seconds:.1%} of the load; derived tables built beforehand on "
+        f"the second connection, overlapped with copying: {staged:.2f}s"
+    )
     with scratch_database(dsn) as uri:
-        sampler = _BackendCpu(dsn, uri.rsplit("/", 1)[1])
-        sampler.start()
-        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        load_seconds, answer_seconds = _load(source, uri)
-        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sampler.done.set()
-        sampler.join()
-        client_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
-            cpu_before.ru_utime + cpu_before.ru_stime
-        )
-        load_cpu = client_cpu + sum(sampler.seconds.values())
-        print(
-            f"scale {scale:g}: full load {load_seconds:.2f}s, of which answers "
-            f"{answer_seconds:.2f}s = {answer_seconds / load_seconds:.1%} (target <= 5 %)"
-        )
+        _load(source, uri)
         loader = open_loader(uri, "medgen")
         loader.connect()
         walls, cpus = [], []
@@ -124,16 +181,11 @@ def build_cost(dsn: str, scale: float, repeat: int) -> None:
             walls.append(time.perf_counter() - started)
             cpus.append(_backend_cpu(conn) - cpu)
         loader.close()
-        wall, cpu = statistics.median(walls), statistics.median(cpus)
-        print(
-            f"  the load's CPU: {client_cpu:.1f}s client + "
-            f"{sum(sampler.seconds.values()):.1f}s server = {load_cpu:.1f}s"
-        )
-        print(
-            f"  publish again x{repeat}: median {wall:.2f}s wall, {cpu:.2f}s server CPU; "
-            f"{wall / load_seconds:.1%} of the load's wall time, "
-            f"{cpu / load_cpu:.1%} of its CPU (target <= 5 %)"
-        )
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    print(
+        f"  the whole build again x{repeat} (rolled back): median {wall:.2f}s wall, "
+        f"{cpu:.2f}s server CPU = {cpu / load_cpu:.1%} of the load's CPU (target <= 5 %)"
+    )
 
 
 class _RollbackError(Exception):
@@ -154,7 +206,7 @@ def speed(dsn: str, scale: float, ids: int, uri: str | None = None) -> None:
         generate_release(out, scale=scale, seed=0, files=tables)
         marker.write_text("ok")
     with scratch_database(dsn) as scratch:
-        load_seconds, answer_seconds = _load(out, scratch, tables)
+        load_seconds, answer_seconds, _staged = _load(out, scratch, tables)
         print(
             f"scale {scale:g} without PubMed: load {load_seconds:.1f}s "
             f"(answers {answer_seconds:.2f}s)"

@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from py_load_medgen import events, guards, kept, logs, report
 from py_load_medgen import publish as publishing
+from py_load_medgen.answers import publish as answers_publish
 from py_load_medgen.answers.publish import publish as publish_answers
 from py_load_medgen.compare import ChangeSet, CompareOptions, compare_files
 from py_load_medgen.compare.report import ChangeCollector
@@ -374,7 +375,7 @@ def _publish_full(
 
         def publish_all() -> None:
             loader.apply_changes([f.spec for f in files], strategy=how, unkeyed=unkeyed)
-            publish_answers(loader)
+            publish_answers(loader, changed=tables, prebuilt=True)
             loader.record_success(run, loads)
             events.emit("publish_commit", run_id=run.run_id)
 
@@ -412,17 +413,32 @@ def stage_all(
     loader: Loader, files: Sequence[SourceFile], options: LoadOptions, run_id: str
 ) -> list[TableLoad]:
     """Stage every file; where the backend offers a second connection, each table is indexed
-    and analyzed there while the next file is copied.
+    and analyzed there while the next file is copied, and so are the answers' derived tables
+    built as soon as the tables they read are staged.
 
     The staging tables are committed, so the second connection sees them; production is not
     touched until publishing, and on any failure the second connection's work is cancelled
     and waited for before the caller drops the staging tables.
     """
+    builds = answers_publish.builds(loader, [f.spec.table for f in files])
     helper = loader.helper() if len(files) > 1 else None
     if helper is None:
-        return [stage_file(loader, file, options, run_id) for file in files]
+        loads = [stage_file(loader, file, options, run_id) for file in files]
+        for build in builds:
+            answers_publish.run(loader, build)
+        return loads
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medgen-index")
     pending: dict[str, Future[TableLoad]] = {}
+    derived: list[Future[Any]] = []
+    copied: set[str] = set()
+
+    def submit_ready() -> None:
+        # The one worker takes tasks in order: a build runs after its inputs' indexes.
+        for build in [b for b in builds if b.inputs <= copied]:
+            builds.remove(build)
+            context = contextvars.copy_context()
+            derived.append(pool.submit(context.run, answers_publish.run, helper, build))
+
     try:
         # Biggest first: its indexes, the longest to build, are built while the rest copy.
         for file in sorted(files, key=lambda f: -(f.size or 0)):
@@ -433,13 +449,20 @@ def stage_all(
             pending[file.spec.table] = pool.submit(
                 context.run, finish_file, helper, staged, options, run_id, announce=False
             )
-            for done in pending.values():
+            copied.add(file.spec.table)
+            submit_ready()
+            running: list[Future[Any]] = [*pending.values(), *derived]
+            for done in running:
                 if done.done():
                     done.result()  # an index build that failed fails the run now
-        return [pending[file.spec.table].result() for file in files]
+        loads = [pending[file.spec.table].result() for file in files]
+        for build_done in derived:
+            build_done.result()
+        return loads
     except BaseException:
-        for waiting in pending.values():
-            waiting.cancel()
+        waiting: list[Future[Any]] = [*pending.values(), *derived]
+        for task in waiting:
+            task.cancel()
         helper.cancel()
         raise
     finally:
@@ -843,7 +866,10 @@ def _publish_delta(
             else:
                 loader.apply_delta(captured[spec.table])
         report.store_change_report(loader, run.run_id, collector.finish(loads, new=run.source))
-        publish_answers(loader, changed=[spec.table for spec, _key, _how in plans])
+        # Only tables whose rows changed: a file that differs only in its order changes none,
+        # and the derived tables it feeds stay as they are.
+        moved = {t.table for t in loads if (t.inserted or 0) + (t.updated or 0) + (t.deleted or 0)}
+        publish_answers(loader, changed=sorted(moved))
         loader.record_success(run, loads)
         events.emit("publish_commit", run_id=run.run_id)
 

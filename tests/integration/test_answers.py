@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -167,6 +168,34 @@ def test_resolve_stdin_json(
     ]
 
 
+def test_resolve_agrees_with_cui_status(planted: str) -> None:
+    """resolve answers from the ids' own keys, not through the view: it must say what the view
+    says of every id it holds (and, for a CURIE, of the concepts xref_pairs maps it to)."""
+    rank = {"current": 0, "merged": 1, "retired": 2, "unknown": 3}
+    view: dict[str, list[tuple[object, ...]]] = {}
+    for ident, kind, state, cui in rows(
+        planted, "SELECT id, id_type, status, current_cui FROM medgen.cui_status"
+    ):
+        view.setdefault(str(ident), []).append((kind, state, cui))
+    pairs = rows(planted, "SELECT curie, cui FROM medgen.xref_pairs")
+    for curie, cui in pairs:
+        view.setdefault(str(curie), []).extend(
+            (kind, state, current)
+            for kind, state, current in view.get(str(cui), [])
+            if kind == "cui"
+        )
+    wanted = [*sorted(view), "C9999999", "4242", "HP:9999999", "nonsense", "C0000001"]
+    got = list(answers.resolve(planted, wanted))
+    assert [r.id for r in got] == wanted
+    for result in got:
+        found = view.get(result.id, [])
+        best = min((str(s) for _k, s, _c in found), key=rank.__getitem__, default="unknown")
+        current = sorted({str(c) for _k, _s, c in found if c})
+        assert (result.status, result.current) == (best, current), result.id
+    statuses = {r.status for r in got}
+    assert statuses == {"current", "merged", "retired", "unknown"}
+
+
 def _tsv(path: Path) -> tuple[list[str], list[list[str]]]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line[:1] != "#"]
     table = list(csv.reader(lines, delimiter="\t"))
@@ -323,3 +352,106 @@ def test_name_search_with_and_without_trigrams(pg_uri: str, tmp_path: Path) -> N
     fallback = [c.cui for c in answers.lookup(pg_uri, ["marfan"]).cards]
     assert ranked[0] == fallback[0] == "C0000001"
     assert set(ranked) == set(fallback) == {"C0000001", "CN000010"}
+
+
+def _mark(uri: str) -> None:
+    """Comment both derived tables: a rebuilt one is a new table, without the comment."""
+    from py_load_medgen.load.registry import open_loader
+
+    with open_loader(uri, "medgen") as loader:
+        for name in ("xref_pairs", "cui_chains"):
+            loader.execute(f"COMMENT ON TABLE medgen.{name} IS 'seen'")
+
+
+def _kept(uri: str) -> set[str]:
+    """The derived tables that still carry the comment ``_mark`` gave them."""
+    if uri.startswith("duckdb"):
+        statement = (
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'medgen' "
+            "AND comment = 'seen'"
+        )
+    else:
+        statement = (
+            "SELECT relname FROM pg_class WHERE relnamespace = 'medgen'::regnamespace "
+            "AND obj_description(oid, 'pg_class') = 'seen'"
+        )
+    return {str(name) for (name,) in rows(uri, statement)}
+
+
+def test_derived_tables_rebuilt_only_when_their_inputs_change(
+    planted: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first, whole load built both before publishing (on PostgreSQL on the second
+    # connection while the other files copied).
+    first = [r.getMessage() for r in caplog.get_records("setup")]
+    built = {m.split()[1] for m in first if m.startswith("answers: ")}
+    assert built >= {"xref_pairs", "cui_chains"}
+    _mark(planted)
+    assert _kept(planted) == {"xref_pairs", "cui_chains"}
+    # Another file, the same rows in another order: nothing changed, nothing is rebuilt.
+    reordered = {k: list(v) for k, v in ROWS.items()}
+    reordered["source_links"].reverse()
+    assert load_release(write_release(tmp_path / "reordered", reordered), planted,
+                        "--mode", "delta") == 0  # fmt: skip
+    assert _kept(planted) == {"xref_pairs", "cui_chains"}
+    # A new MedGenIDMappings row: xref_pairs is rebuilt (and serves it), cui_chains is not.
+    more = {k: list(v) for k, v in reordered.items()}
+    more["source_links"].append(("C0000005", "Connective tissue disease", "123", "OMIM"))
+    assert load_release(write_release(tmp_path / "more", more), planted, "--mode", "delta") == 0
+    assert _kept(planted) == {"cui_chains"}
+    assert rows(planted, "SELECT cui FROM medgen.xref_pairs WHERE curie = 'OMIM:123'") == [
+        ("C0000005",)
+    ]
+    # A full load of one file rebuilds what reads it, before publishing, and nothing else.
+    _mark(planted)
+    chained = {k: list(v) for k, v in more.items()}
+    chained["cui_history"].append(("C0000040", "C0000002", "09 Sep 2024"))
+    release = write_release(tmp_path / "chained", chained)
+    caplog.clear()
+    assert load_release(release, planted, "--files", "MedGen_CUI_history.txt") == 0
+    again = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answers: ")]
+    assert [m.split()[1] for m in again] == ["cui_chains"]  # staged before publishing
+    assert _kept(planted) == {"xref_pairs"}
+    assert rows(planted, "SELECT status, current_cui FROM medgen.cui_status "
+                         "WHERE id = 'C0000040'") == [("merged", "C0000002")]  # fmt: skip
+    staged = rows(planted, "SELECT count(*) FROM information_schema.tables "
+                           "WHERE table_name LIKE '\\_staging\\_%' ESCAPE '\\'")  # fmt: skip
+    assert staged == [(0,)]
+
+
+_BIG = ("concepts", "concept_names", "source_links", "xref_pairs", "uid_cui_history",
+        "hpo_cui_history", "mondo_cui_history", "ordo_cui_history")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "ident", ["C0000020", "1002", "OMIM:154700", "ORPHA:558", "HP:0001166", "MONDO:0007947"]
+)
+def test_lookup_of_every_id_kind_is_an_index_probe(pg_uri: str, tmp_path: Path, ident: str) -> None:
+    """Every statement ``lookup`` runs for an id reaches the tables that hold ids through an
+    index: with sequential scans priced out, none is left that reads one of them whole."""
+    from py_load_medgen.load.registry import open_loader
+
+    assert load_release(write_release(tmp_path / "release"), pg_uri) == 0
+    loader = open_loader(pg_uri, "medgen")
+    loader.connect()
+    try:
+        seen: list[tuple[str, tuple[object, ...]]] = []
+        real = loader.query
+
+        def recording(statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+            seen.append((statement, tuple(params)))
+            return real(statement, params)
+
+        loader.query = recording  # type: ignore[method-assign]
+        result = answers.lookup(loader, [ident])
+        loader.query = real  # type: ignore[method-assign]
+        assert result.cards, ident
+        probes = [(s, p) for s, p in seen if "medgen" in s and "WHERE" in s]
+        assert any("cui_status" in s or "xref_pairs" in s for s, _ in probes)
+        loader.execute("SET enable_seqscan = off")
+        for statement, params in probes:
+            plan = "\n".join(r[0] for r in loader.query("EXPLAIN " + statement, params))
+            scanned = [t for t in _BIG if f"Seq Scan on {t} " in plan]
+            assert not scanned, (ident, statement, plan)
+    finally:
+        loader.close()

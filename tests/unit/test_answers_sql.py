@@ -7,14 +7,17 @@ import pytest
 
 from py_load_medgen.answers.curies import CURIE, cui_curie, curie_sql, parse_id
 from py_load_medgen.answers.views import (
+    KEY_INDEXES,
     ORDER,
+    TABLE_INDEXES,
     answers,
+    cui_status_select,
     drop_statements,
     hierarchy_select,
     inheritance_select,
     views_markdown,
 )
-from py_load_medgen.load.sql import DUCKDB, POSTGRES
+from py_load_medgen.load.sql import ANSWER_INDEX_SUFFIX, DERIVED_TABLES, DUCKDB, POSTGRES
 from py_load_medgen.release.files import FILES
 
 ALL = {s.table for s in FILES}
@@ -139,3 +142,43 @@ def test_views_markdown_documents_every_answer() -> None:
     for name in ORDER:
         assert f"### `{name}`" in text
     assert "`ancestors(cui)`" in text
+
+
+def test_derived_tables_are_the_ones_staging_cleanup_knows() -> None:
+    made = answers(POSTGRES, "medgen", ALL)
+    assert {a.name for a in made if a.kind == "table"} == set(DERIVED_TABLES) == set(TABLE_INDEXES)
+
+
+def test_a_full_load_builds_derived_tables_from_its_staging_tables() -> None:
+    made = answers(POSTGRES, "m", ALL, staged=frozenset({"concept_names", "concepts"}))
+    pairs = "\n".join(next(a for a in made if a.name == "xref_pairs").statements)
+    assert '"m"."_staging_concept_names"' in pairs and '"m"."concept_names"' not in pairs
+    assert '"m"."source_links"' in pairs  # not staged by this load: read as published
+    chains = "\n".join(next(a for a in made if a.name == "cui_chains").statements)
+    assert '"m"."_staging_concepts"' in chains and '"m"."merged_concepts"' in chains
+    views = [s for a in made if a.kind == "view" for s in a.statements]
+    assert views and not any("_staging_" in s for s in views)  # views read what is published
+
+
+def test_key_indexes_match_the_ids_cui_status_serves() -> None:
+    """The planner uses an expression index only for the very expression of the query."""
+    view = cui_status_select(POSTGRES, "medgen", ALL | {"cui_chains"})
+    assert view is not None
+    assert [i.table for i in KEY_INDEXES] == ["ordo_cui_history"]  # HP and MONDO ids as served
+    for index in KEY_INDEXES:
+        assert f"SELECT {index.expression}, 'ordo'" in view
+        assert index.name.endswith(ANSWER_INDEX_SUFFIX)
+        staged = index.statement("m", staged=True)
+        assert staged.startswith(f'CREATE INDEX "_staging_{index.name}" ON "m"."_staging_')
+
+
+def test_resolve_keys_parse_like_parse_id() -> None:
+    """resolve inlines parse_id's CUI and UID rules; the keys must be parse_id's keys."""
+    from py_load_medgen.answers.resolution import _keys
+
+    texts = ["C0000001", "C0000001\n", " C0000001", "CN12", "c0000001", "0042", "42 ", "\u0663"]
+    texts += ["", "HP:1250", "UMLS:C0000001", "Orphanet_558", "nonsense", "99999999999999999999"]
+    for n, text, key, kind in _keys(texts):
+        parsed = parse_id(text)
+        assert texts[n] == text
+        assert (key, kind) == ((parsed.key, parsed.kind) if parsed else (None, "none")), text

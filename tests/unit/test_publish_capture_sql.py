@@ -12,9 +12,14 @@ CONCEPTS = BY_TABLE["concepts"]
 
 def test_every_staging_table_is_dropped_whichever_run_left_it() -> None:
     statements = publish.drop_staging_sql('odd "s"')
-    # Each file's staging table, and the change sets a file comparison stages.
-    assert len(statements) == len(FILES) + len(changes.staging_tables(FILES))
+    # Each file's staging table, the change sets a file comparison stages, and the derived
+    # tables of the answers a full load stages beside them.
+    assert len(statements) == len(FILES) + len(changes.staging_tables(FILES)) + 2
     assert statements[0] == 'DROP TABLE IF EXISTS "odd ""s"""."_staging_concepts"'
+    assert statements[-2:] == [
+        'DROP TABLE IF EXISTS "odd ""s"""."_staging_xref_pairs"',
+        'DROP TABLE IF EXISTS "odd ""s"""."_staging_cui_chains"',
+    ]
 
 
 def test_staging_is_recreated_empty() -> None:

@@ -1,15 +1,26 @@
-"""(Re)create the answers inside a load's publishing transaction."""
+"""Build the answers for a load: derived tables staged beside the files' tables, then swapped
+in and the views replaced inside the load's publishing transaction.
+
+A full load builds the derived tables (and the indexes the answers add to loaded tables) from
+its staging tables as soon as their inputs are staged, on the second connection that indexes
+the staged tables, while the next files are copied (``builds`` and ``run``). Publishing then
+only swaps them in with the files' tables, in the same transaction: readers never see a table
+of one release beside an answer of another, and the publishing transaction stays short.
+A delta load changes rows in place, so it rebuilds, inside its publishing transaction, the
+derived tables whose inputs it changed, and only those.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from py_load_medgen.answers.views import answers
+from py_load_medgen.answers.views import KEY_INDEXES, answers
 from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load.base import Loader
-from py_load_medgen.load.sql import qname
+from py_load_medgen.load.sql import DERIVED_TABLES, qname, staging_name
 from py_load_medgen.release.files import FILES, FileSpec
 
 log = logging.getLogger(__name__)
@@ -21,36 +32,110 @@ def _derived_spec(name: str) -> FileSpec:
     return FileSpec(table=name, served_names=(), columns=(), description=name)
 
 
-def publish(loader: Loader, changed: Iterable[str] | None = None) -> float:
-    """Inside the caller's transaction: rebuild what ``changed`` tables feed, replace the views.
+@dataclass(frozen=True)
+class Build:
+    """One derived table or answer index a full load builds before publishing."""
 
-    ``changed`` None means every table may have changed (a full load). Returns the seconds
-    spent, for the run's log.
+    name: str
+    inputs: frozenset[str]
+    """The tables of this load it reads from their staging tables: it may start once every
+    one of them is staged (copied and indexed)."""
+    statements: tuple[str, ...]
+
+
+def builds(loader: Loader, tables: Sequence[str]) -> list[Build]:
+    """What a full load of ``tables`` builds from its staging tables before publishing.
+
+    A derived table none of whose inputs this load replaces stays as it is (a load of some
+    files only), unless it does not exist yet.
+    """
+    if not loader.publishes_answers:
+        return []
+    staged = frozenset(tables)
+    existing = loader.tables_present([s.table for s in FILES] + list(DERIVED_TABLES))
+    present = existing | staged
+    out = []
+    for answer in answers(loader.dialect, loader.schema, present, staged):
+        if answer.kind != "table":
+            continue
+        inputs = frozenset(answer.uses + answer.needs) & staged
+        if not inputs and answer.name in existing:
+            continue
+        out.append(Build(answer.name, inputs, answer.statements))
+    if loader.dialect.name == "postgresql":
+        for index in KEY_INDEXES:
+            if index.table in staged:
+                statement = index.statement(loader.schema, staged=True)
+                out.append(Build(index.name, frozenset({index.table}), (statement,)))
+    return out
+
+
+def run(loader: Loader, build: Build) -> None:
+    """Build one derived table or index on its staging table (committed: publishing, perhaps
+    on another connection, swaps it in)."""
+    started = time.perf_counter()
+    # No ANALYZE: it costs a sixth of the build again, autovacuum gathers statistics soon
+    # after the swap, and lookups use the indexes on plain equality.
+    with loader.transaction():
+        for statement in build.statements:
+            loader.execute(statement)
+    seconds = time.perf_counter() - started
+    log.info(
+        "answers: %s staged in %.2fs",
+        build.name,
+        seconds,
+        extra={"table": build.name, "seconds": round(seconds, 3)},
+    )
+
+
+def publish(
+    loader: Loader, changed: Iterable[str] | None = None, *, prebuilt: bool = False
+) -> float:
+    """Inside the caller's transaction: swap in the derived tables, rebuilding those that
+    ``changed`` tables feed and were not built beforehand, and replace the views.
+
+    ``changed`` None means every table may have changed. ``prebuilt``: this run staged
+    derived tables with ``builds``/``run`` (staging left by another run is dropped before a
+    load stages anything), so a staged one is swapped in as it is. Returns the seconds spent,
+    for the run's log.
     """
     if not loader.publishes_answers:
         return 0.0
     started = time.perf_counter()
-    present = loader.tables_present([s.table for s in FILES] + ["xref_pairs", "cui_chains"])
+    present = loader.tables_present([s.table for s in FILES] + list(DERIVED_TABLES))
+    staged = loader.tables_present([staging_name(t) for t in DERIVED_TABLES]) if prebuilt else ()
     changed_set = None if changed is None else set(changed)
     for answer in answers(loader.dialect, loader.schema, present):
         if answer.kind == "table":
-            stale = changed_set is None or answer.name not in present
-            stale = stale or bool(changed_set and changed_set & set(answer.uses + answer.needs))
-            if not stale:
-                continue
-            for statement in answer.statements:
-                loader.execute(statement)
-            # No ANALYZE here: it would lengthen the publishing transaction, autovacuum
-            # gathers statistics soon after, and lookups use the index on plain equality.
+            if staging_name(answer.name) not in staged:
+                stale = changed_set is None or answer.name not in present
+                stale = stale or bool(changed_set and changed_set & set(answer.uses + answer.needs))
+                if not stale:
+                    continue
+                for statement in answer.statements:
+                    loader.execute(statement)
             loader.swap([_derived_spec(answer.name)])
         else:
             for statement in answer.statements:
                 _replace(loader, statement, answer.name)
     if loader.dialect.name == "postgresql":
+        _key_indexes(loader, present)
         _try_trigrams(loader)
     seconds = time.perf_counter() - started
     log.info("answers published in %.2fs", seconds, extra={"seconds": round(seconds, 3)})
     return seconds
+
+
+def _key_indexes(loader: Loader, present: set[str]) -> None:
+    """The answers' indexes on loaded tables: a full load built them on its staging tables,
+    a delta keeps them up to date; only a table new to this schema lacks them."""
+    wanted = [index for index in KEY_INDEXES if index.table in present]
+    if not wanted:
+        return
+    have = loader.tables_present([index.name for index in wanted])
+    for index in wanted:
+        if index.name not in have:
+            loader.execute(index.statement(loader.schema, staged=False))
 
 
 def _replace(loader: Loader, statement: str, name: str) -> None:

@@ -13,8 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from py_load_medgen.answers.curies import parse_id
-from py_load_medgen.answers.db import Target, connected, present, require, stream, table
+from py_load_medgen.answers.curies import CUI, parse_id
+from py_load_medgen.answers.db import Target, connected, present, require, stream
+from py_load_medgen.answers.views import resolve_select
+from py_load_medgen.errors import NotLoadedError
 from py_load_medgen.load.base import Loader
 
 _IDS = "_py_load_medgen_resolve"
@@ -40,18 +42,42 @@ def resolve(target: Target, ids: Iterable[str], *, schema: str = "medgen") -> It
     """One Resolution per input id, in input order (a generator: consume it while connected)."""
     with connected(target, schema) as loader:
         have = present(loader)
-        require(loader, have, "cui_status")
+        require(loader, have, "cui_status", "cui_chains")
         _upload(loader, ids)
+        jit = _jit_off(loader)
         try:
             yield from _answers(loader, have)
         finally:
+            if jit is not None:
+                loader.execute("SELECT set_config('jit', %s, false)", (jit,))
             loader.execute(f"DROP TABLE IF EXISTS {_IDS}")
+
+
+def _jit_off(loader: Loader) -> str | None:
+    """Switch PostgreSQL's JIT off for the statement; the setting to restore afterwards.
+
+    Its plan costs millions (a row per id and history row), so JIT compiles it: seconds of
+    compiling for a statement that runs each expression once per row.
+    """
+    if loader.dialect.name != "postgresql":
+        return None
+    (setting,) = loader.query("SELECT current_setting('jit')")[0]
+    loader.execute("SET jit = off")
+    return str(setting)
 
 
 def _keys(ids: Iterable[str]) -> Iterator[tuple[int, str, str | None, str]]:
     for n, text in enumerate(ids):
-        parsed = parse_id(text)
-        yield n, text, parsed.key if parsed else None, parsed.kind if parsed else "none"
+        # parse_id's first two rules inline, for the ids already in normal form (most of a
+        # bulk list): a million calls and Id objects cost seconds. Same answers: parse_id
+        # strips first, and fullmatch (unlike match) refuses a trailing newline.
+        if CUI.fullmatch(text):
+            yield n, text, text, "cui"
+        elif text.isdigit():
+            yield n, text, str(int(text)), "uid"
+        else:
+            parsed = parse_id(text)
+            yield n, text, parsed.key if parsed else None, parsed.kind if parsed else "none"
 
 
 def _upload(loader: Loader, ids: Iterable[str]) -> None:
@@ -82,18 +108,12 @@ def _upload(loader: Loader, ids: Iterable[str]) -> None:
 
 
 def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
-    status = table(loader, "cui_status")
-    via_xrefs = ""
-    if "xref_pairs" in have:
-        via_xrefs = (
-            f" UNION ALL SELECT i.ord, s.status, s.current_cui FROM {_IDS} i "
-            f"JOIN {table(loader, 'xref_pairs')} x ON x.curie = i.key "
-            f"JOIN {status} s ON s.id = x.cui AND s.id_type = 'cui' WHERE i.kind = 'curie'"
-        )
+    matches = resolve_select(loader.dialect, loader.schema, have, _IDS)
+    if matches is None:  # unreachable: resolve() required cui_status and cui_chains
+        raise NotLoadedError(f"cui_status cannot be answered in {loader.describe()}")
     statement = (
-        f"SELECT i.ord, i.input, m.status, m.current_cui FROM {_IDS} i LEFT JOIN ("
-        f"SELECT i.ord, s.status, s.current_cui FROM {_IDS} i JOIN {status} s ON s.id = i.key"
-        f"{via_xrefs}) m ON m.ord = i.ord ORDER BY i.ord"
+        f"SELECT i.ord, i.input, m.status, m.current_cui FROM {_IDS} i "
+        f"LEFT JOIN ({matches}) m ON m.ord = i.ord ORDER BY i.ord"
     )
     current = Resolution("", "unknown")
     last = -1
@@ -101,7 +121,9 @@ def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
         if ord_ != last:
             if last >= 0:
                 yield _finish(current)
-            current, last = Resolution(text, state or "unknown"), ord_
+            # The first row of an id sets it up; only the rare later rows are compared.
+            current, last = Resolution(text, state or "unknown", [cui] if cui else []), ord_
+            continue
         if state and _RANK.get(state, 3) < _RANK.get(current.status, 3):
             current.status = state
         if cui and cui not in current.current:
@@ -111,7 +133,8 @@ def _answers(loader: Loader, have: set[str]) -> Iterator[Resolution]:
 
 
 def _finish(result: Resolution) -> Resolution:
-    result.current.sort()
+    if len(result.current) > 1:  # most ids have one current CUI or none
+        result.current.sort()
     return result
 
 

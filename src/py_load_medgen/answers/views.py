@@ -4,12 +4,16 @@ Every statement is built by a pure function of the dialect, the schema and the t
 so a release loaded in part (``--files``) still gets every answer its tables allow, and the SQL
 is tested as strings (``tests/unit/test_answers_sql.py``) as well as against both databases.
 
-Two answers are tables, not views, because a view cannot meet the lookup target: ``xrefs``
-(its ``cardinality`` counts across the whole release, which no filter on one CUI can push
-through) and ``cui_status`` (a recursive walk of every history file). They are built from the
-new production tables inside the publishing transaction and swapped in like a loaded table, so
-user views and grants on them survive, and no reader ever sees a release without them. The
-views are (re)created in the same transaction, after the swap, with ``CREATE OR REPLACE``.
+Two views rest on derived tables, because a view alone cannot meet the lookup target:
+``xrefs`` on ``xref_pairs`` (every id normalised to a CURIE once, indexed on ``cui`` and
+``curie``) and ``cui_status`` on ``cui_chains`` (the replacement chains, walked once). A full
+load builds them from its staging tables before publishing (``answers/publish.py``), and the
+publishing transaction swaps them in like a loaded table, so user views and grants on them
+survive and no reader ever sees a release without them; a delta rebuilds, inside its
+transaction, those whose input rows it changed. The views are (re)created in the same
+transaction, after the swap, with ``CREATE OR REPLACE``. ORDO ids, served as
+``Orphanet_N`` and answered as ``ORPHA:N``, get an index on that expression
+(``KEY_INDEXES``), so every kind of id ``lookup`` takes is an index probe.
 
 MGREL reads "CUI2 is the RELA of CUI1", as UMLS's MRREL does: the row
 ``C5394059|…|RO|C0443147|…|inheritance_type_of`` says C0443147 (autosomal dominant
@@ -24,7 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from py_load_medgen.answers.curies import curie_sql
-from py_load_medgen.load.sql import STAGING_PREFIX, Dialect, ident, literal, qname
+from py_load_medgen.load.sql import (
+    ANSWER_INDEX_SUFFIX,
+    STAGING_PREFIX,
+    Dialect,
+    ident,
+    literal,
+    qname,
+)
 
 MAIN_PREFIXES = ("OMIM", "ORPHA", "MONDO", "HP", "MESH")
 """The xrefs a concept card shows."""
@@ -75,7 +86,15 @@ def _parsed_date(dialect: Dialect, column: str) -> str:
 # -- xrefs ---------------------------------------------------------------------------------------
 
 
-def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+def _read(schema: str, table: str, staged: frozenset[str]) -> str:
+    """The table a derived table reads: this load's staging table when it staged one (a full
+    load builds its derived tables before publishing), else the production table."""
+    return qname(schema, STAGING_PREFIX + table if table in staged else table)
+
+
+def xref_pairs_select(
+    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+) -> str | None:
     """One row per (cui, CURIE) as served, the CURIE normalised once, at load time."""
 
     def curie(source: str, ident_: str) -> str:
@@ -85,11 +104,11 @@ def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str |
     if "source_links" in present:
         parts.append(
             f"SELECT cui, source, source_id, 'MedGenIDMappings' AS origin, "
-            f"{curie('source', 'source_id')} AS curie FROM {qname(schema, 'source_links')}"
+            f"{curie('source', 'source_id')} AS curie FROM {_read(schema, 'source_links', staged)}"
         )
     if "concept_names" in present:
         # An atom whose CODE equals its SDUI (HPO, ORDO, MONDO) is normalised once.
-        names = qname(schema, "concept_names")
+        names = _read(schema, "concept_names", staged)
         keep = "suppress NOT IN ('O', 'E')"
         parts += [
             f"SELECT cui, sab, sdui, CASE WHEN code = sdui THEN 'MGCONSO.BOTH' "
@@ -101,11 +120,12 @@ def xref_pairs_select(dialect: Dialect, schema: str, present: set[str]) -> str |
     if not parts:
         return None
     # No aggregate at all: the rows go in as normalised, and ``xrefs`` groups the few rows a
-    # query asks for. This table is built inside the publishing transaction: its cost is the
-    # load's.
+    # query asks for. OFFSET 0 keeps the CURIE computed once per row: without it PostgreSQL
+    # pushes the IS NOT NULL test into each branch and evaluates the whole CASE twice, which
+    # made up half of the build.
     return (
         f"SELECT cui, curie, split_part(curie, ':', 1) AS prefix, source, source_id, origin "
-        f"FROM ({' UNION ALL '.join(parts)}) raw(cui, source, source_id, origin, curie) "
+        f"FROM ({' UNION ALL '.join(parts)} OFFSET 0) raw(cui, source, source_id, origin, curie) "
         "WHERE curie IS NOT NULL"
     )
 
@@ -163,13 +183,15 @@ def _term_key(column: str, kind: str) -> str:
     return column
 
 
-def cui_chains_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:
+def cui_chains_select(
+    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+) -> str | None:
     """Where each CUI that MERGED or MedGen_CUI_history replaces ends: a few thousand rows,
     walked once per load so that ``cui_status`` answers one id with index probes."""
     del dialect
     if "concepts" not in present:
         return None
-    q = {t: qname(schema, t) for t in present}
+    q = {t: _read(schema, t, staged) for t in present}
     live = q["concepts"]
     edges = []
     if "merged_concepts" in present:
@@ -221,15 +243,7 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
             f"(SELECT max({parsed('h.date_of_action')}) FROM {q['cui_history']} h "
             "WHERE h.previous_cui = k.cui)"
         )
-    other_cuis = []
-    for table_name, columns in (
-        ("merged_concepts", ("cui", "to_cui")),
-        ("cui_history", ("previous_cui", "current_cui")),
-        ("uid_cui_history", ("cui",)),
-        *((t, ("cui",)) for t, _c, _k in _TERM_HISTORIES),
-    ):
-        if table_name in present:
-            other_cuis += [f"SELECT {c} FROM {q[table_name]}" for c in columns]
+    other_cuis = [f"SELECT {c} FROM {q[t]}" for t, c in _history_cuis(present)]
     no_uid = f"CAST(NULL AS {dialect.bigint})"
     starts = [f"SELECT k.cui, 'cui', k.cui, {acted}, {no_uid} FROM {live} k"]
     if other_cuis:
@@ -261,6 +275,89 @@ def cui_status_select(dialect: Dialect, schema: str, present: set[str]) -> str |
         "coalesce(c.cui, e.current_cui) AS current_cui, CASE WHEN c.cui IS NOT NULL THEN 0 "
         "ELSE coalesce(e.chain_length, 0) END AS chain_length, "
         f"s.last_action_date, s.uid FROM starts s LEFT JOIN {live} c ON c.cui = s.cui "
+        f"LEFT JOIN {qname(schema, 'cui_chains')} e ON e.origin = s.cui"
+    )
+
+
+def _history_cuis(present: set[str]) -> list[tuple[str, str]]:
+    """The (table, column) pairs whose CUIs ``cui_status`` knows beyond the current concepts."""
+    out = []
+    for table_name, columns in (
+        ("merged_concepts", ("cui", "to_cui")),
+        ("cui_history", ("previous_cui", "current_cui")),
+        ("uid_cui_history", ("cui",)),
+        *((t, ("cui",)) for t, _c, _k in _TERM_HISTORIES),
+    ):
+        if table_name in present:
+            out += [(table_name, c) for c in columns]
+    return out
+
+
+def resolve_select(dialect: Dialect, schema: str, present: set[str], ids: str) -> str | None:
+    """The rows ``cui_status`` holds for each id of the table ``ids`` (``ord``, ``key``,
+    ``kind``, as ``resolve`` uploads them), as ``(ord, status, current_cui)``; an id the view
+    does not know has no row, and CURIEs also reach their concepts through ``xref_pairs``.
+
+    The view's rules, driven by the ids: joined to the view, a bulk resolve made the server
+    build every id's status first (2.3 million rows at scale 1.0, most of them retired UIDs
+    grouped by uid) and sort it, twice. Here each id reaches the rows of its own key: a CUI
+    is probed in ``concepts`` and, only when not current, in the history columns (indexed);
+    UIDs and term ids join their history's rows, with no grouping. A history row that is
+    not current answers retired with no CUI: ``resolve`` keeps the best status and the
+    distinct current CUIs of an id's rows, so such a row changes the answer only when the id
+    has no current row, which is when the view's ``max(is_current) < 1`` group says retired.
+    Only a row above 1 (never served) makes that group say nothing, hence the NOT IN.
+    """
+    if "concepts" not in present or "cui_chains" not in present:
+        return None
+    q = {t: qname(schema, t) for t in present}
+    live = q["concepts"]
+
+    def known(cui: str) -> str:
+        # OR short-circuits: the history probes run only for CUIs that are not current.
+        probes = [f"EXISTS (SELECT 1 FROM {live} c WHERE c.cui = {cui})"]
+        history = _history_cuis(present)
+        probes += [f"EXISTS (SELECT 1 FROM {q[t]} h WHERE h.{c} = {cui})" for t, c in history]
+        return "(" + " OR ".join(probes) + ")"
+
+    starts = [f"SELECT i.ord, i.key FROM {ids} i WHERE i.kind = 'cui' AND {known('i.key')}"]
+    if "xref_pairs" in present:
+        starts.append(
+            f"SELECT i.ord, x.cui FROM {ids} i JOIN {q['xref_pairs']} x ON x.curie = i.key "
+            f"WHERE i.kind = 'curie' AND {known('x.cui')}"
+        )
+
+    def answering(table_name: str, column: str, key: str) -> str:
+        # The rows of a history that answer its ids: the current ones, and the retired ones of
+        # ids with no row above 1 (an uncorrelated NOT IN: one hash of the few such ids).
+        table = q[table_name]
+        return (
+            f"SELECT {key} AS id, CASE WHEN h.is_current = 1 THEN h.cui END AS cui "
+            f"FROM {table} h WHERE h.is_current = 1 OR (h.is_current < 1 AND h.{column} "
+            f"NOT IN (SELECT g.{column} FROM {table} g WHERE g.is_current > 1 "
+            f"AND g.{column} IS NOT NULL))"
+        )
+
+    if "uid_cui_history" in present:
+        # A UID's digits as the bigint the table holds; longer than any bigint, no UID at all.
+        uid = f"CASE WHEN length(i.key) < 19 THEN CAST(i.key AS {dialect.bigint}) END"
+        starts.append(
+            f"SELECT i.ord, h.cui FROM {ids} i JOIN "
+            f"({answering('uid_cui_history', 'uid', 'h.uid')}) h "
+            f"ON h.id = {uid} WHERE i.kind = 'uid'"
+        )
+    terms = [answering(t, c, _term_key(f"h.{c}", k)) for t, c, k in _TERM_HISTORIES if t in present]
+    if terms:
+        # Term ids are CURIEs (HP:, MONDO:, ORPHA:): only an id parsed as one can match them.
+        starts.append(
+            f"SELECT i.ord, h.cui FROM {ids} i JOIN ({' UNION ALL '.join(terms)}) h "
+            "ON h.id = i.key WHERE i.kind = 'curie'"
+        )
+    return (
+        f"SELECT s.ord, CASE WHEN c.cui IS NOT NULL THEN 'current' "
+        "WHEN e.current_cui IS NOT NULL THEN 'merged' ELSE 'retired' END AS status, "
+        f"coalesce(c.cui, e.current_cui) AS current_cui FROM ({' UNION ALL '.join(starts)}) "
+        f"s(ord, cui) LEFT JOIN {live} c ON c.cui = s.cui "
         f"LEFT JOIN {qname(schema, 'cui_chains')} e ON e.origin = s.cui"
     )
 
@@ -587,10 +684,9 @@ _DOC = {
     ),
 }
 
+_TABLE_BUILDERS = {"xref_pairs": xref_pairs_select, "cui_chains": cui_chains_select}
 _BUILDERS = {
-    "xref_pairs": xref_pairs_select,
     "xrefs": xrefs_select,
-    "cui_chains": cui_chains_select,
     "cui_status": cui_status_select,
     "disease_phenotypes": disease_phenotypes_select,
     "inheritance": inheritance_select,
@@ -602,30 +698,68 @@ ORDER = tuple(_DOC)
 TABLE_INDEXES = {"xref_pairs": ("cui", "curie"), "cui_chains": ("origin",)}
 
 
-def answers(dialect: Dialect, schema: str, present: set[str]) -> list[Answer]:
-    """Every answer the tables in ``present`` allow, in build order, with its statements."""
+@dataclass(frozen=True)
+class KeyIndex:
+    """An index the answers add to a loaded table, on the id as ``cui_status`` serves it, so
+    that a lookup of that id is an index probe rather than a scan of the whole history."""
+
+    table: str
+    expression: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}_{ANSWER_INDEX_SUFFIX.lstrip('_')}"
+
+    def statement(self, schema: str, *, staged: bool) -> str:
+        """CREATE INDEX on the table, or on its staging table under the name the swap gives
+        back (PostgreSQL only: DuckDB cannot rename a table that has an index)."""
+        prefix = STAGING_PREFIX if staged else ""
+        return (
+            f"CREATE INDEX {ident(prefix + self.name)} ON "
+            f"{qname(schema, prefix + self.table)} (({self.expression}))"
+        )
+
+
+KEY_INDEXES = tuple(
+    KeyIndex(table, _term_key(column, kind))
+    for table, column, kind in _TERM_HISTORIES
+    if _term_key(column, kind) != column  # a plain column has its index from the schema
+)
+
+
+def answers(
+    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+) -> list[Answer]:
+    """Every answer the tables in ``present`` allow, in build order, with its statements.
+
+    ``staged``: tables a full load has staged and not yet published; the derived tables are
+    then built from those staging tables (and from the production tables of the others).
+    """
     out = []
     have = set(present)
     for name in ORDER:
         kind, needs, uses, description, columns = _DOC[name]
         if any(table not in have for table in needs):
             continue
-        select = _BUILDERS[name](dialect, schema, have)
+        if kind == "table":
+            select = _TABLE_BUILDERS[name](dialect, schema, have, staged)
+        else:
+            select = _BUILDERS[name](dialect, schema, have)
         if select is None:
             continue
         if kind == "table":
-            staged = qname(schema, STAGING_PREFIX + name)
+            target = qname(schema, STAGING_PREFIX + name)
             # Logged like every table a load publishes by default: a server crash or a failover
             # must not empty the answers while the tables they come from survive.
             statements = [
-                f"DROP TABLE IF EXISTS {staged}",
-                f"CREATE TABLE {staged} AS {select}",
+                f"DROP TABLE IF EXISTS {target}",
+                f"CREATE TABLE {target} AS {select}",
             ]
             if dialect.name == "postgresql":
                 # DuckDB scans by zone maps and cannot rename a table with an index.
                 statements += [
                     f"CREATE INDEX {ident(f'{STAGING_PREFIX}{name}_{column}_idx')} "
-                    f"ON {staged} ({ident(column)})"
+                    f"ON {target} ({ident(column)})"
                     for column in TABLE_INDEXES[name]
                 ]
         else:

@@ -376,7 +376,7 @@ class PostgresLoader(Loader):
         )
         staging = sql.qname(self.schema, sql.staging_name(spec.table))
         for name, unique, definition in rows:
-            if name in ours:
+            if name in ours or name.endswith(sql.ANSWER_INDEX_SUFFIX):
                 continue
             staged = (sql.STAGING_PREFIX + name)[:63]
             kind = "UNIQUE INDEX" if unique else "INDEX"

@@ -41,6 +41,7 @@ def drop_staging_sql(schema: str) -> list[str]:
     from py_load_medgen.load.changes import staging_tables
 
     tables = [sql.staging_name(s.table) for s in FILES] + staging_tables(FILES)
+    tables += [sql.staging_name(table) for table in sql.DERIVED_TABLES]
     return [f"DROP TABLE IF EXISTS {sql.qname(schema, table)}" for table in tables]
 
 

@@ -14,6 +14,12 @@ from py_load_medgen.release.files import CUI_PATTERN, Column, ColumnType, FileSp
 from py_load_medgen.release.schema import Index
 
 STAGING_PREFIX = "_staging_"
+DERIVED_TABLES = ("xref_pairs", "cui_chains")
+"""Tables the answers layer derives from the loaded ones. A full load stages them beside the
+files' tables (``answers/publish.py``), so whatever drops staging drops theirs too."""
+ANSWER_INDEX_SUFFIX = "_answers_idx"
+"""The end of the names of indexes the answers layer adds to loaded tables: it builds them on
+every new table itself, so a swap must not carry them over as a user's own."""
 RUNS = "etl_runs"
 RUN_FILES = "etl_run_files"
 RUN_CHANGES = "etl_run_changes"
