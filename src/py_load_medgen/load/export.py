@@ -1,27 +1,275 @@
-"""A production table streamed out as Arrow tables of typed values, for ``verify``.
+"""What ``verify`` reads of a production table: a fingerprint of its rows, or the rows.
 
-PostgreSQL sends ``COPY ... TO STDOUT`` text, cut into blocks of whole lines and parsed by
-Arrow's CSV reader, its escapes undone; DuckDB hands out Arrow record batches itself.
-Either way the columns come in the spec's order with the types a load gives them.
+The fingerprint is the cheap first look. Each row is written back as the line of the file
+it came from (its fields in the file's order, joined by the file's delimiter) and hashed by
+the database itself; the table's fingerprint is the number of rows and two sums of those
+hashes. The file's lines, as ``EncodedFile`` cuts and validates them for a load, are hashed
+by the same database with the same function, so the two fingerprints are equal when the
+table holds exactly the file's rows, whatever their order. Nothing leaves the database but
+three numbers, which is what makes ``verify`` cheaper than a load: PostgreSQL would
+otherwise send ``COPY ... TO STDOUT`` one row per message, and the per-row work on the
+client is what cost the time.
+
+When the fingerprints differ, the rows themselves are compared: PostgreSQL sends ``COPY ...
+TO STDOUT`` text, cut into blocks of whole lines and parsed by Arrow's CSV reader, its
+escapes undone; DuckDB hands out Arrow record batches itself. Either way the columns come in
+the spec's order with the types a load gives them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load import sql
 from py_load_medgen.load.base import Loader
+from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import ColumnType, FileSpec
 
 BATCH_ROWS = 100_000
 BLOCK_BYTES = 4 << 20
 _ARROW = {ColumnType.BIGINT: pa.int64(), ColumnType.SMALLINT: pa.int16()}
 _NUL = "\x00"
+VERIFY_MEMORY_MB = 16
+"""DuckDB's memory limit while verify hashes its tables (raised to 4 MB per thread)."""
+FINGERPRINT_DIALECTS = ("postgresql", "duckdb")
+"""The backends that can hash a table's rows and a file's lines themselves."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A multiset of lines as the count and two sums of their 64-bit hashes.
+
+    The sums are exact integers (no wrap-around), the second over a non-linear function of
+    each hash, so two different multisets of as many lines agree on both only if the hashes
+    collide: about 2**-64 for a keyed 64-bit hash, whatever the number of rows.
+    """
+
+    rows: int
+    total: int
+    mixed: int
+
+    def __add__(self, other: Fingerprint) -> Fingerprint:
+        return Fingerprint(
+            self.rows + other.rows, self.total + other.total, self.mixed + other.mixed
+        )
+
+
+EMPTY = Fingerprint(0, 0, 0)
+
+
+@dataclass(frozen=True)
+class LineShape:
+    """How a table's row is written back as its file's line."""
+
+    columns: tuple[str, ...]
+    """The table columns, in the file's order."""
+    delimiter: str
+    trailing: bool
+    """Lines end with a delimiter (an empty last field)."""
+
+
+def line_shape(encoded: EncodedFile) -> LineShape | None:
+    """The shape of ``encoded``'s lines, or None when a row cannot be written back as one.
+
+    A column the table does not keep, or one the file lacks (loaded as NULL), or a verbatim
+    record, breaks the correspondence between a row and a line.
+    """
+    layout = encoded.layout
+    if encoded.raw_records or layout.missing_optional or None in layout.targets:
+        return None
+    columns = tuple(t for t in layout.targets if t is not None)
+    return LineShape(columns, layout.delimiter.decode(), layout.trailing)
+
+
+def new_seed() -> int:
+    """A fresh key for PostgreSQL's hash, so that no pair of rows collides on every run."""
+    return secrets.randbits(62)
+
+
+class Hasher:
+    """One connection of the loaded database, hashing tables' rows and files' lines.
+
+    ``verify`` opens two, one per side, and runs them at once from two threads: each is
+    opened in the calling thread and then used by one thread only.
+    """
+
+    def __init__(self, loader: Loader, *, second: bool = False) -> None:
+        self.dialect = loader.dialect.name
+        self.schema = loader.schema
+        self._loader: Loader | None = None
+        self._owned: Loader | None = None
+        self._cursor: Any = None
+        self._restore_limit: str | None = None
+        self.in_process = self.dialect == "duckdb"
+        """Whether the hashing runs in this process (DuckDB) rather than on a server."""
+        if self.in_process:
+            conn = getattr(loader, "conn")  # noqa: B009 - the backend's own connection
+            # A cursor is a connection of its own, to the same database: it starts in the
+            # default catalog, not the attached file the loader USEs.
+            catalog, limit, threads = conn.execute(
+                "SELECT current_database(), current_setting('memory_limit'),"
+                " current_setting('threads')"
+            ).fetchall()[0]
+            self._cursor = conn.cursor()
+            self._cursor.execute(f"USE {sql.ident(str(catalog))}")
+            if second:
+                # A scan keeps the table's blocks cached up to the memory limit (most of the
+                # machine's RAM by default), though a fingerprint reads each block once.
+                # A small limit holds the process within verify's memory budget; a few MB
+                # per thread is what a streaming scan pins.
+                self._restore_limit = str(limit)
+                small = max(VERIFY_MEMORY_MB, 4 * int(threads))
+                self._cursor.execute(f"SET memory_limit = '{small}MB'")
+        elif second:
+            # PostgreSQL serves one statement per connection: a second one, closed after.
+            self._loader = self._owned = loader.helper()
+        else:
+            self._loader = loader
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            try:
+                if self._restore_limit is not None:
+                    self._cursor.execute(f"SET memory_limit = {sql.literal(self._restore_limit)}")
+            finally:
+                self._cursor.close()
+                self._cursor = None
+        self._loader = None
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
+
+    @property
+    def _postgres(self) -> Loader:
+        if self._loader is None:
+            raise DatabaseError("hasher used after close()")
+        return self._loader
+
+    def table(self, spec: FileSpec, shape: LineShape, seed: int) -> Fingerprint:
+        """The fingerprint of the table's rows, each written back as its file's line.
+
+        A NULL is a value no file line holds (a line has every field); the count of a row's
+        NULLs is mixed into its hash, so such a row never hashes like a file line, and no
+        stand-in text can be confused with a real value. A value holding the delimiter adds
+        a field, so it cannot pass for a line either.
+        """
+        cols = [sql.ident(c) for c in shape.columns]
+        fields = ", ".join([*cols, "''"] if shape.trailing else cols)
+        line = f"concat_ws({sql.literal(shape.delimiter)}, {fields})"
+        table = sql.qname(self.schema, spec.table)
+        if self._cursor is not None:
+            nulls = " + ".join(f"CAST({c} IS NULL AS INTEGER)" for c in cols)
+            statement = _duckdb_sums(f"hash({line}, {nulls})", table)
+            return _fingerprint(self._cursor.execute(statement).fetchall()[0])
+        hashed = f'hashtextextended({line} COLLATE "C", %s + num_nulls({", ".join(cols)}))'
+        return _fingerprint(self._postgres.query(_postgres_sums(hashed, table), [seed])[0])
+
+    def lines(self, blocks: Iterable[bytes], seed: int) -> Fingerprint:
+        """The fingerprint of the lines of COPY text ``blocks``.
+
+        A block's escapes are undone first, so that a line is the fields' values as the
+        table holds them; a field never holds a line feed, so lines are cut at line feeds.
+        """
+        result = EMPTY
+        if self._cursor is not None:
+            split = _duckdb_sums("hash(l, 0)", "(SELECT unnest(string_split(?, chr(10))) AS l)")
+            arrow = _duckdb_sums("hash(l, 0)", "_verify_lines")
+            for block in blocks:
+                lines = _line_column(block)
+                if lines is None:
+                    row = self._cursor.execute(split, [_lines(block)]).fetchall()[0]
+                else:
+                    self._cursor.register("_verify_lines", lines)
+                    try:
+                        row = self._cursor.execute(arrow).fetchall()[0]
+                    finally:
+                        self._cursor.unregister("_verify_lines")
+                result += _fingerprint(row)
+            return result
+        postgres = self._postgres
+        statement = _postgres_sums(
+            'hashtextextended(l COLLATE "C", %s)', "unnest(string_to_array(%s, E'\\n')) AS l"
+        )
+        for block in blocks:
+            result += _fingerprint(postgres.query(statement, [seed, _lines(block)])[0])
+        return result
+
+    def cancel(self) -> None:
+        """From another thread: stop the statement running, if any."""
+        if self._cursor is not None:
+            self._cursor.interrupt()
+        elif self._loader is not None:
+            self._loader.cancel()
+
+
+def _postgres_sums(hashed: str, source: str) -> str:
+    # (h >> 33) * (h & 2**31-1) stays within a bigint; sum() of bigints is exact (numeric).
+    return (
+        "SELECT count(*), coalesce(sum(h), 0), coalesce(sum((h >> 33) * (h & 2147483647)), 0)"
+        f" FROM (SELECT {hashed} AS h FROM {source}) s"
+    )
+
+
+def _duckdb_sums(hashed: str, source: str) -> str:
+    return (
+        "SELECT count(*), coalesce(sum(CAST(h AS HUGEINT)), 0),"
+        " coalesce(sum(CAST((h >> 33) * (h & 2147483647) AS HUGEINT)), 0)"
+        f" FROM (SELECT {hashed} AS h FROM {source}) s"
+    )
+
+
+def _fingerprint(row: tuple[Any, ...] | None) -> Fingerprint:
+    if row is None:
+        return EMPTY
+    return Fingerprint(int(row[0]), int(row[1]), int(row[2]))
+
+
+_LINE_READ = pacsv.ReadOptions(column_names=["l"], use_threads=False, block_size=1 << 20)
+_LINE_PARSE = pacsv.ParseOptions(
+    delimiter="\x01",
+    quote_char=False,
+    double_quote=False,
+    escape_char=False,
+    newlines_in_values=False,
+    ignore_empty_lines=False,
+)
+_LINE_CONVERT = pacsv.ConvertOptions(
+    column_types={"l": pa.string()},
+    check_utf8=False,
+    null_values=[],
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+
+
+def _line_column(block: bytes) -> pa.Table | None:
+    """The block's lines as one Arrow column, cut in C++, or None where that cannot be done.
+
+    Arrow's reader needs a field separator; \\x01 stands in, and the rare block with one
+    (or with a carriage return, which the reader takes for a line end) is cut by DuckDB.
+    """
+    if b"\\r" in block or b"\x01" in block:
+        return None
+    if b"\\" in block:
+        block = block.replace(b"\\\\", b"\\")
+    return pacsv.read_csv(pa.BufferReader(block), _LINE_READ, _LINE_PARSE, _LINE_CONVERT)  # type: ignore[arg-type]
+
+
+def _lines(block: bytes) -> str:
+    """A block of COPY text (complete lines) with its escapes undone, less the last LF."""
+    if b"\\" in block:
+        # EncodedFile escapes only backslashes and carriage returns; blocks hold no NUL.
+        block = block.replace(b"\\\\", b"\x00").replace(b"\\r", b"\r")
+        block = block.replace(b"\x00", b"\\")
+    return block[:-1].decode()
 
 
 def table_batches(loader: Loader, spec: FileSpec) -> Iterator[pa.Table]:
