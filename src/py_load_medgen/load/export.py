@@ -332,10 +332,11 @@ def _convert(
         nulls = pc.equal(text, pa.scalar("\\N"))
         if b"\\" in block:
             text = _unescape(text)
+        # \N is COPY's NULL in any column, required or not: a NULL written behind the tool's
+        # back must not pass for the two characters (those come out as \\N).
+        text = pc.if_else(nulls, None, text)
         if column.type in _ARROW:
-            text = pc.cast(pc.if_else(nulls, None, text), _ARROW[column.type])
-        elif not column.required:
-            text = pc.if_else(nulls, None, text)
+            text = pc.cast(text, _ARROW[column.type])
         arrays.append(text)
     return pa.table(arrays, names=list(spec.column_names))
 
