@@ -28,7 +28,7 @@ TRICKY = [
     "C0000003|first line\rsecond line|NCI|N|",
     "C0000004|a\ttab and a \x01 byte|NCI|Y|",
     "C0000005|\\N|GTR|N|",
-    "C0000006|naïve café – 日本語|GTR|N|",
+    "C0000006|naïve café \u2013 日本語|GTR|N|",
     "C0000007||GTR|N|",
 ]
 
@@ -114,7 +114,7 @@ def _verify_json(db_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
                 "DELETE FROM medgen.definitions WHERE cui = 'C0000001'",
                 "INSERT INTO medgen.definitions (cui, definition, source, suppress) "
                 "VALUES ('C0000001', 'plain text', 'MSH', 'N'), "
-                "('C0000006', 'naïve café – 日本語', 'GTR', 'N')",
+                "('C0000006', 'naïve café \u2013 日本語', 'GTR', 'N')",
             ],
             1,
             1,
