@@ -7,6 +7,7 @@ import gzip
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,11 +88,11 @@ def _mutate(db_uri: str, *statements: str) -> None:
         loader.close()
 
 
-def _verify_json(db_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+def _verify_json(db_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     capsys.readouterr()
     code = run_cli("verify", "--db-uri", db_uri, *_kept(tmp_path), "--json")
     result = json.loads(capsys.readouterr().out)
-    table = {t["table"]: t for t in result["tables"]}["definitions"]
+    table: dict[str, Any] = {t["table"]: t for t in result["tables"]}["definitions"]
     table["exit_code"] = code
     return table
 
