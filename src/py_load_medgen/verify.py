@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, Full, Queue
 from typing import Any
 
 from py_load_medgen import events, kept, logs
@@ -375,13 +377,13 @@ def _same_by_fingerprint(
         # DuckDB spreads each query over its threads already; one side at a time keeps the
         # memory of only one in the process.
         table = table_side.table(spec, shape, seed)
-        theirs = file_side.lines(encoded.blocks(), seed)
+        theirs = file_side.lines(_read_ahead(encoded.blocks()), seed)
     else:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-table") as pool:
             # The server hashes the table while this process reads the file.
             ours = pool.submit(table_side.table, spec, shape, seed)
             try:
-                theirs = file_side.lines(encoded.blocks(), seed)
+                theirs = file_side.lines(_read_ahead(encoded.blocks()), seed)
             except BaseException:
                 table_side.cancel()
                 raise
@@ -395,6 +397,49 @@ def _same_by_fingerprint(
         )
         return None
     return ContentDiff(spec.table, table_rows=table.rows, file_rows=theirs.rows)
+
+
+def _read_ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """``blocks``, read and parsed by a thread of their own up to ``depth`` blocks ahead.
+
+    The database hashes one block while the next is inflated and cut: the parser's work and
+    the database's overlap instead of taking turns. Memory holds ``depth`` blocks more.
+    """
+    queue: Queue[tuple[bytes | None, BaseException | None]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        queue.put((block, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((None, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put((None, exc))
+
+    reader = threading.Thread(target=produce, name="verify-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            block, error = queue.get()
+            if error is not None:
+                raise error
+            if block is None:
+                return
+            yield block
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                reader.join(0.05)
 
 
 def _compare_values(loader: Loader, spec: FileSpec, path: Path, name: str) -> ContentDiff:

@@ -133,6 +133,9 @@ class Hasher:
             self._loader = self._owned = loader.helper()
         else:
             self._loader = loader
+        self._server_version = (
+            int(self._loader.query("SHOW server_version_num")[0][0]) if self._loader else 0
+        )
 
     def close(self) -> None:
         if self._cursor is not None:
@@ -195,11 +198,18 @@ class Hasher:
                 result += _fingerprint(row)
             return result
         postgres = self._postgres
-        statement = _postgres_sums(
-            'hashtextextended(l COLLATE "C", %s)', "unnest(string_to_array(%s, E'\\n')) AS l"
+        # The block goes as bytes (no decoding here, no re-encoding in the driver) and is
+        # cut into lines by the server; string_to_table (PostgreSQL 14) builds no array.
+        text = "convert_from(%b, 'UTF8')"
+        cut = (
+            f"string_to_table({text}, E'\\n')"
+            if self._server_version >= 140000
+            else f"unnest(string_to_array({text}, E'\\n'))"
         )
+        statement = _postgres_sums('hashtextextended(l COLLATE "C", %s)', f"{cut} AS l")
         for block in blocks:
-            result += _fingerprint(postgres.query(statement, [seed, _lines(block)])[0])
+            row = postgres.query(statement, [seed, _unescaped(block)[:-1]])[0]
+            result += _fingerprint(row)
         return result
 
     def cancel(self) -> None:
@@ -263,13 +273,18 @@ def _line_column(block: bytes) -> pa.Table | None:
     return pacsv.read_csv(pa.BufferReader(block), _LINE_READ, _LINE_PARSE, _LINE_CONVERT)  # type: ignore[arg-type]
 
 
-def _lines(block: bytes) -> str:
-    """A block of COPY text (complete lines) with its escapes undone, less the last LF."""
+def _unescaped(block: bytes) -> bytes:
+    """A block of COPY text (complete lines) with its escapes undone."""
     if b"\\" in block:
         # EncodedFile escapes only backslashes and carriage returns; blocks hold no NUL.
         block = block.replace(b"\\\\", b"\x00").replace(b"\\r", b"\r")
         block = block.replace(b"\x00", b"\\")
-    return block[:-1].decode()
+    return block
+
+
+def _lines(block: bytes) -> str:
+    """The block's lines, escapes undone, as text for DuckDB to cut (less the last LF)."""
+    return _unescaped(block)[:-1].decode()
 
 
 def table_batches(loader: Loader, spec: FileSpec) -> Iterator[pa.Table]:
