@@ -1,9 +1,11 @@
-"""``verify``: recount every loaded table and compare it with the metadata and the source.
+"""``verify``: recount every loaded table, then compare its rows with its file's.
 
 The metadata says how many rows each run left in each table; a table whose count differs was
-changed behind the tool's back (or lost, like an unlogged table after a server crash). With a
-source, each file is parsed exactly as a load parses it and its rows counted, so a database
-that is not an exact mirror of those files is found without comparing values row by row.
+changed behind the tool's back (or lost, like an unlogged table after a server crash). Then
+each table's rows are compared with the rows of its file (the kept file of the loaded
+release, or the source's), parsed exactly as a load parses it: first by fingerprints the
+database computes on both sides (``load.export.Hasher``), and only where those differ row by
+row (``compare.content``), to count the rows that differ and show some.
 """
 
 from __future__ import annotations

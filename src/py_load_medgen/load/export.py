@@ -18,10 +18,11 @@ the spec's order with the types a load gives them.
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -178,25 +179,12 @@ class Hasher:
     def lines(self, blocks: Iterable[bytes], seed: int) -> Fingerprint:
         """The fingerprint of the lines of COPY text ``blocks``.
 
-        A block's escapes are undone first, so that a line is the fields' values as the
-        table holds them; a field never holds a line feed, so lines are cut at line feeds.
+        A line's escapes are undone first, so that it holds the fields' values as the table
+        does; a field never holds a line feed, so lines are cut at line feeds.
         """
         result = EMPTY
         if self._cursor is not None:
-            split = _duckdb_sums("hash(l, 0)", "(SELECT unnest(string_split(?, chr(10))) AS l)")
-            arrow = _duckdb_sums("hash(l, 0)", "_verify_lines")
-            for block in blocks:
-                lines = _line_column(block)
-                if lines is None:
-                    row = self._cursor.execute(split, [_lines(block)]).fetchall()[0]
-                else:
-                    self._cursor.register("_verify_lines", lines)
-                    try:
-                        row = self._cursor.execute(arrow).fetchall()[0]
-                    finally:
-                        self._cursor.unregister("_verify_lines")
-                result += _fingerprint(row)
-            return result
+            return self._duckdb_lines(blocks)
         postgres = self._postgres
         # The block goes as bytes (no decoding here, no re-encoding in the driver) and is
         # cut into lines by the server; string_to_table (PostgreSQL 14) builds no array.
@@ -210,6 +198,39 @@ class Hasher:
         for block in blocks:
             row = postgres.query(statement, [seed, _unescaped(block)[:-1]])[0]
             result += _fingerprint(row)
+        return result
+
+    def _duckdb_lines(self, blocks: Iterable[bytes]) -> Fingerprint:
+        # One query over the whole file: Arrow's CSV reader cuts the lines from a stream of
+        # the blocks (a call per block would cost more than the cutting), DuckDB hashes
+        # them and undoes the escapes of the few lines with a backslash.
+        odd: list[str] = []
+        reader = pacsv.open_csv(
+            io.BufferedReader(_BlockStream(blocks), buffer_size=1 << 20),
+            _LINE_READ,
+            pacsv.ParseOptions(
+                delimiter=_STAND_IN,
+                quote_char=False,
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+                invalid_row_handler=lambda row: _set_aside(odd, row),
+            ),
+            _LINE_CONVERT,
+            memory_pool=pa.system_memory_pool(),
+        )
+        self._cursor.register("_verify_lines", reader)
+        try:
+            row = self._cursor.execute(_duckdb_sums(_DUCKDB_LINE_HASH, "_verify_lines")).fetchall()
+        finally:
+            self._cursor.unregister("_verify_lines")
+        result = _fingerprint(row[0])
+        if odd:
+            # Lines holding the stand-in separator, which the reader could not take whole.
+            source = "(SELECT unnest(CAST(? AS VARCHAR[])) AS l)"
+            statement = _duckdb_sums(_DUCKDB_LINE_HASH, source)
+            result += _fingerprint(self._cursor.execute(statement, [odd]).fetchall()[0])
         return result
 
     def cancel(self) -> None:
@@ -242,15 +263,9 @@ def _fingerprint(row: tuple[Any, ...] | None) -> Fingerprint:
     return Fingerprint(int(row[0]), int(row[1]), int(row[2]))
 
 
-_LINE_READ = pacsv.ReadOptions(column_names=["l"], use_threads=False, block_size=1 << 20)
-_LINE_PARSE = pacsv.ParseOptions(
-    delimiter="\x01",
-    quote_char=False,
-    double_quote=False,
-    escape_char=False,
-    newlines_in_values=False,
-    ignore_empty_lines=False,
-)
+_STAND_IN = "\x01"
+"""The field separator Arrow's reader is told: a line holding one is set aside."""
+_LINE_READ = pacsv.ReadOptions(column_names=["l"], use_threads=False, block_size=1 << 18)
 _LINE_CONVERT = pacsv.ConvertOptions(
     column_types={"l": pa.string()},
     check_utf8=False,
@@ -258,19 +273,42 @@ _LINE_CONVERT = pacsv.ConvertOptions(
     strings_can_be_null=False,
     quoted_strings_can_be_null=False,
 )
+# COPY text escapes (EncodedFile writes only \\ and \r) undone in DuckDB, whose string
+# literals take a backslash as it is: each escaped backslash becomes a line feed (no line
+# holds one) while \r becomes a carriage return, then the line feeds become backslashes.
+# A line holds a raw carriage return nowhere, so Arrow's reader, which would take one for a
+# line end, never meets one.
+_DUCKDB_LINE_HASH = (
+    "hash(CASE WHEN contains(l, '\\') THEN replace(replace(replace(l, '\\\\', chr(10)),"
+    " '\\r', chr(13)), chr(10), '\\') ELSE l END, 0)"
+)
 
 
-def _line_column(block: bytes) -> pa.Table | None:
-    """The block's lines as one Arrow column, cut in C++, or None where that cannot be done.
+def _set_aside(odd: list[str], row: Any) -> Literal["skip"]:
+    odd.append(str(row.text))
+    return "skip"
 
-    Arrow's reader needs a field separator; \\x01 stands in, and the rare block with one
-    (or with a carriage return, which the reader takes for a line end) is cut by DuckDB.
-    """
-    if b"\\r" in block or b"\x01" in block:
-        return None
-    if b"\\" in block:
-        block = block.replace(b"\\\\", b"\\")
-    return pacsv.read_csv(pa.BufferReader(block), _LINE_READ, _LINE_PARSE, _LINE_CONVERT)  # type: ignore[arg-type]
+
+class _BlockStream(io.RawIOBase):
+    """The blocks as one readable stream, for Arrow's CSV reader."""
+
+    def __init__(self, blocks: Iterable[bytes]) -> None:
+        self._blocks = iter(blocks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._pending = memoryview(block)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def _unescaped(block: bytes) -> bytes:
@@ -280,11 +318,6 @@ def _unescaped(block: bytes) -> bytes:
         block = block.replace(b"\\\\", b"\x00").replace(b"\\r", b"\r")
         block = block.replace(b"\x00", b"\\")
     return block
-
-
-def _lines(block: bytes) -> str:
-    """The block's lines, escapes undone, as text for DuckDB to cut (less the last LF)."""
-    return _unescaped(block)[:-1].decode()
 
 
 def table_batches(loader: Loader, spec: FileSpec) -> Iterator[pa.Table]:
