@@ -401,7 +401,7 @@ def _same_by_fingerprint(
     return ContentDiff(spec.table, table_rows=table.rows, file_rows=theirs.rows)
 
 
-def _read_ahead(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+def _read_ahead(blocks: Iterator[bytes], depth: int = 1) -> Iterator[bytes]:
     """``blocks``, read and parsed by a thread of their own up to ``depth`` blocks ahead.
 
     The database hashes one block while the next is inflated and cut: the parser's work and

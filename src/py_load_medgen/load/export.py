@@ -98,8 +98,9 @@ def new_seed() -> int:
 class Hasher:
     """One connection of the loaded database, hashing tables' rows and files' lines.
 
-    ``verify`` opens two, one per side, and runs them at once from two threads: each is
-    opened in the calling thread and then used by one thread only.
+    ``verify`` opens two, one per side. On PostgreSQL they run at once from two threads
+    (each opened in the calling thread, then used by one thread only); DuckDB's run one after
+    the other, the table side on the loader's own connection.
     """
 
     def __init__(self, loader: Loader, *, second: bool = False) -> None:
@@ -108,27 +109,29 @@ class Hasher:
         self._loader: Loader | None = None
         self._owned: Loader | None = None
         self._cursor: Any = None
+        self._owned_cursor: Any = None
         self._restore_limit: str | None = None
         self.in_process = self.dialect == "duckdb"
         """Whether the hashing runs in this process (DuckDB) rather than on a server."""
         if self.in_process:
             conn = getattr(loader, "conn")  # noqa: B009 - the backend's own connection
-            # A cursor is a connection of its own, to the same database: it starts in the
-            # default catalog, not the attached file the loader USEs.
-            catalog, limit, threads = conn.execute(
-                "SELECT current_database(), current_setting('memory_limit'),"
-                " current_setting('threads')"
+            limit, threads = conn.execute(
+                "SELECT current_setting('memory_limit'), current_setting('threads')"
             ).fetchall()[0]
-            self._cursor = conn.cursor()
-            self._cursor.execute(f"USE {sql.ident(str(catalog))}")
             if second:
-                # A scan keeps the table's blocks cached up to the memory limit (most of the
-                # machine's RAM by default), though a fingerprint reads each block once.
-                # A small limit holds the process within verify's memory budget; a few MB
+                # The table side runs on the loader's own connection, which sees what the
+                # loader registered there (the lake's tables), one side at a time. A scan
+                # keeps the table's blocks cached up to the memory limit (most of the
+                # machine's RAM by default), though a fingerprint reads each block once:
+                # a small limit holds the process within verify's memory budget; a few MB
                 # per thread is what a streaming scan pins.
+                self._cursor = conn
                 self._restore_limit = str(limit)
                 small = max(VERIFY_MEMORY_MB, 4 * int(threads))
-                self._cursor.execute(f"SET memory_limit = '{small}MB'")
+                conn.execute(f"SET memory_limit = '{small}MB'")
+            else:
+                # The file side needs no table: a cursor, a connection of its own.
+                self._cursor = self._owned_cursor = conn.cursor()
         elif second:
             # PostgreSQL serves one statement per connection: a second one, closed after.
             self._loader = self._owned = loader.helper()
@@ -139,13 +142,14 @@ class Hasher:
         )
 
     def close(self) -> None:
-        if self._cursor is not None:
-            try:
-                if self._restore_limit is not None:
-                    self._cursor.execute(f"SET memory_limit = {sql.literal(self._restore_limit)}")
-            finally:
-                self._cursor.close()
-                self._cursor = None
+        cursor, self._cursor = self._cursor, None
+        try:
+            if cursor is not None and self._restore_limit is not None:
+                cursor.execute(f"SET memory_limit = {sql.literal(self._restore_limit)}")
+        finally:
+            owned_cursor, self._owned_cursor = self._owned_cursor, None
+            if owned_cursor is not None:
+                owned_cursor.close()
         self._loader = None
         owned, self._owned = self._owned, None
         if owned is not None:
