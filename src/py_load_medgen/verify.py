@@ -1,18 +1,24 @@
-"""``verify``: recount every loaded table and compare it with the metadata and the source.
+"""``verify``: recount every loaded table, then compare its rows with its file's.
 
 The metadata says how many rows each run left in each table; a table whose count differs was
-changed behind the tool's back (or lost, like an unlogged table after a server crash). With a
-source, each file is parsed exactly as a load parses it and its rows counted, so a database
-that is not an exact mirror of those files is found without comparing values row by row.
+changed behind the tool's back (or lost, like an unlogged table after a server crash). Then
+each table's rows are compared with the rows of its file (the kept file of the loaded
+release, or the source's), parsed exactly as a load parses it: first by fingerprints the
+database computes on both sides (``load.export.Hasher``), and only where those differ row by
+row (``compare.content``), to count the rows that differ and show some.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, Full, Queue
 from typing import Any
 
 from py_load_medgen import events, kept, logs
@@ -20,11 +26,14 @@ from py_load_medgen.compare.content import ContentDiff, compare_content
 from py_load_medgen.errors import NotLoadedError, VerifyMismatchError
 from py_load_medgen.load import metadata
 from py_load_medgen.load.base import Loader
+from py_load_medgen.load.export import Hasher
 from py_load_medgen.load.metadata import FileRow
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.release.files import FILES, FileSpec
 from py_load_medgen.report import NOT_LOADED_HINT, count, table_text
 from py_load_medgen.source.base import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -230,11 +239,52 @@ def verify(
                 )
             )
         checks.append(check)
-    if source is not None:
-        _compare_with_source(source, specs, checks, expected, quick=quick, loader=loader)
-    elif quick:
+    if quick:
+        if source is not None:
+            _compare_with_source(source, specs, checks, expected)
         for check in checks:
             check.content_note = "--quick counts rows only"
+        return Verification(
+            loader.describe(), loader.schema, source.describe() if source else None, checks
+        )
+    hashers = _open_hashers(loader)
+    try:
+        _compare_all(loader, hashers, source, specs, checks, expected, kept_files)
+    finally:
+        for hasher in hashers or ():
+            hasher.close()
+    return Verification(
+        loader.describe(), loader.schema, source.describe() if source else None, checks
+    )
+
+
+def _open_hashers(loader: Loader) -> tuple[Hasher, Hasher] | None:
+    """Two connections, for the table side and the file side; None if the backend cannot."""
+    from py_load_medgen.load import export
+
+    if loader.dialect.name not in export.FINGERPRINT_DIALECTS:
+        return None
+    table_side = export.Hasher(loader, second=True)
+    try:
+        return table_side, export.Hasher(loader)
+    except BaseException:
+        table_side.close()
+        raise
+
+
+def _compare_all(
+    loader: Loader,
+    hashers: tuple[Hasher, Hasher] | None,
+    source: Source | None,
+    specs: Sequence[FileSpec],
+    checks: Sequence[TableCheck],
+    expected: dict[str, tuple[int | None, str, FileRow]],
+    kept_files: kept.KeptFiles | None,
+) -> None:
+    if source is not None:
+        _compare_with_source(
+            source, specs, checks, expected, quick=False, loader=loader, hashers=hashers
+        )
     else:
         for spec, check in zip(specs, checks, strict=True):
             record = expected[spec.table][2]
@@ -249,10 +299,7 @@ def verify(
             if path is None:
                 check.content_note = f"{why}; give --source"
                 continue
-            _compare_rows(loader, spec, check, path, record.get("file_name") or spec.name)
-    return Verification(
-        loader.describe(), loader.schema, source.describe() if source else None, checks
-    )
+            _compare_rows(loader, spec, check, path, record.get("file_name") or spec.name, hashers)
 
 
 def _compare_with_source(
@@ -263,6 +310,7 @@ def _compare_with_source(
     *,
     quick: bool = True,
     loader: Loader | None = None,
+    hashers: tuple[Hasher, Hasher] | None = None,
 ) -> None:
     with logs.phase("fetch"):
         files = source.fetch(specs)
@@ -271,7 +319,7 @@ def _compare_with_source(
         recorded_sha = expected[file.spec.table][2].sha256
         check.same_file = recorded_sha == file.sha256 if recorded_sha else None
         if not quick and loader is not None and check.rows is not None:
-            _compare_rows(loader, file.spec, check, file.path, file.name)
+            _compare_rows(loader, file.spec, check, file.path, file.name, hashers)
             check.source_rows = check.content.file_rows if check.content else None
             continue
         with logs.phase("count"):
@@ -284,8 +332,119 @@ def _compare_with_source(
             )
 
 
-def _compare_rows(loader: Loader, spec: FileSpec, check: TableCheck, path: Path, name: str) -> None:
-    """Compare the table's rows with the file's as multisets; a difference is a problem."""
+def _compare_rows(
+    loader: Loader,
+    spec: FileSpec,
+    check: TableCheck,
+    path: Path,
+    name: str,
+    hashers: tuple[Hasher, Hasher] | None = None,
+) -> None:
+    """Compare the table's rows with the file's as multisets; a difference is a problem.
+
+    First by fingerprint (``load.export``): the database hashes the table's rows while the
+    file's lines stream to it, each side on a connection of its own (``hashers``). Equal
+    fingerprints settle it; otherwise (or where rows cannot be written back as lines) the
+    rows themselves are compared, to count the ones that differ and show some.
+    """
+    started = time.perf_counter()
+    events.emit("file_started", table=spec.table, file=name, size=path.stat().st_size)
+    with logs.phase("compare"):
+        diff = _same_by_fingerprint(spec, path, name, hashers)
+        if diff is None:
+            diff = _compare_values(loader, spec, path, name)
+    events.emit(
+        "file_done", table=spec.table, rows=diff.file_rows, seconds=time.perf_counter() - started
+    )
+    check.content, check.content_file = diff, name
+    if not diff.ok:
+        check.problems.append(diff.describe())
+
+
+def _same_by_fingerprint(
+    spec: FileSpec, path: Path, name: str, hashers: tuple[Hasher, Hasher] | None
+) -> ContentDiff | None:
+    """A ContentDiff of no differences when the fingerprints agree, else None."""
+    from py_load_medgen.load import export
+
+    if hashers is None:
+        return None
+    encoded = EncodedFile(path, spec, name=name, max_bad_rows=sys.maxsize, rejects=None)
+    shape = export.line_shape(encoded)
+    if shape is None:
+        return None
+    seed = export.new_seed()
+    table_side, file_side = hashers
+    if table_side.in_process:
+        # DuckDB spreads each query over its threads already; one side at a time keeps the
+        # memory of only one in the process.
+        table = table_side.table(spec, shape, seed)
+        theirs = file_side.lines(_read_ahead(encoded.blocks()), seed)
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-table") as pool:
+            # The server hashes the table while this process reads the file.
+            ours = pool.submit(table_side.table, spec, shape, seed)
+            try:
+                theirs = file_side.lines(_read_ahead(encoded.blocks()), seed)
+            except BaseException:
+                table_side.cancel()
+                raise
+            table = ours.result()
+    if table != theirs:
+        log.info(
+            "%s: fingerprints differ (%s rows against %s); comparing the rows",
+            spec.table,
+            f"{table.rows:,}",
+            f"{theirs.rows:,}",
+        )
+        return None
+    return ContentDiff(spec.table, table_rows=table.rows, file_rows=theirs.rows)
+
+
+def _read_ahead(blocks: Iterator[bytes], depth: int = 1) -> Iterator[bytes]:
+    """``blocks``, read and parsed by a thread of their own up to ``depth`` blocks ahead.
+
+    The database hashes one block while the next is inflated and cut: the parser's work and
+    the database's overlap instead of taking turns. Memory holds ``depth`` blocks more.
+    """
+    queue: Queue[tuple[bytes | None, BaseException | None]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        queue.put((block, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((None, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put((None, exc))
+
+    reader = threading.Thread(target=produce, name="verify-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            block, error = queue.get()
+            if error is not None:
+                raise error
+            if block is None:
+                return
+            yield block
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                reader.join(0.05)
+
+
+def _compare_values(loader: Loader, spec: FileSpec, path: Path, name: str) -> ContentDiff:
     from py_load_medgen.load._arrow import ArrowBlocks
     from py_load_medgen.load.export import table_batches
 
@@ -293,16 +452,7 @@ def _compare_rows(loader: Loader, spec: FileSpec, check: TableCheck, path: Path,
         encoded = EncodedFile(path, spec, name=name, max_bad_rows=sys.maxsize, rejects=None)
         return ArrowBlocks(encoded).tables()
 
-    started = time.perf_counter()
-    events.emit("file_started", table=spec.table, file=name, size=path.stat().st_size)
-    with logs.phase("compare"):
-        diff = compare_content(spec, lambda: table_batches(loader, spec), file_batches)
-    events.emit(
-        "file_done", table=spec.table, rows=diff.file_rows, seconds=time.perf_counter() - started
-    )
-    check.content, check.content_file = diff, name
-    if not diff.ok:
-        check.problems.append(diff.describe())
+    return compare_content(spec, lambda: table_batches(loader, spec), file_batches)
 
 
 def count_source_rows(path: Path, spec: FileSpec, name: str) -> int:

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 
 from py_load_medgen.release.files import ColumnType, FileSpec
+
+if TYPE_CHECKING:
+    import duckdb
 
 BUCKETS = 4096
 MAX_BUCKETS_READ = 64
@@ -68,6 +70,8 @@ class ContentDiff:
 
 def compare_content(spec: FileSpec, table: Batches, file: Batches) -> ContentDiff:
     """Compare the rows ``table`` yields with the rows ``file`` yields (both from the start)."""
+    import duckdb  # only when fingerprints differed: a PostgreSQL verify needs no DuckDB
+
     # One thread and a small memory limit: the aggregate holds BUCKETS groups, and a reader
     # of Arrow batches needs no more; the default would take a share of the machine's RAM.
     con = duckdb.connect(config={"threads": 1, "memory_limit": "64MB"})
