@@ -36,6 +36,8 @@ class _Side:
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
         self.buf = b""
+        self.view = memoryview(self.buf)
+        """The buffer without copying: slices of it compare with ``startswith`` in place."""
         self.pos = 0
         self.eof = False
         self.consumed = 0
@@ -47,18 +49,26 @@ class _Side:
     def fill(self, need: int) -> int:
         """Read until ``need`` bytes are buffered past the position, or the end; returns how
         many are."""
-        while len(self.buf) - self.pos < need and not self.eof:
+        have = len(self.buf) - self.pos
+        if have >= need or self.eof:
+            return have
+        # Joined once: adding each chunk to the buffer in turn would copy the buffer again
+        # for every chunk read.
+        parts = [self.buf[self.pos :]] if have else []
+        while have < need:
             chunk = next(self.chunks, None)
             if chunk is None:
                 self.eof = True
-                if self.buf and not self.buf.endswith(b"\n"):
-                    self.buf += b"\n"
+                if parts and not parts[-1].endswith(b"\n"):
+                    parts.append(b"\n")
                 break
-            if not chunk:
-                continue
-            self.buf = self.buf[self.pos :] + chunk if self.pos < len(self.buf) else chunk
-            self.pos = 0
-        return len(self.buf) - self.pos
+            if chunk:
+                parts.append(chunk)
+                have += len(chunk)
+        self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.view = memoryview(self.buf)
+        self.pos = 0
+        return len(self.buf)
 
     def advance(self, n: int) -> None:
         self.pos += n
@@ -138,11 +148,14 @@ class Aligner:
                 old.fill(size)
             if len(new.buf) - new.pos < size:
                 new.fill(size)
-            ob, nb, a, b = old.buf, new.buf, old.pos, new.pos
-            n = min(size, len(ob) - a, len(nb) - b)
+            ob, a, b = old.buf, old.pos, new.pos
+            nv = new.view
+            n = min(size, len(ob) - a, len(nv) - b)
             if n == 0:
                 return
-            if ob[a : a + n] == nb[b : b + n]:
+            # ``startswith`` on a view compares in place: slicing both sides would copy
+            # every byte twice (up to MAX_BLOCK a time), which cost more than the comparing.
+            if ob.startswith(nv[b : b + n], a):
                 # Only whole lines count as equal: stop at the block's last line feed.
                 cut = ob.rfind(b"\n", a, a + n) + 1 - a
                 if cut > 0:
@@ -159,10 +172,11 @@ class Aligner:
             lo, hi = 0, n
             while hi - lo > 16:
                 mid = (lo + hi) // 2
-                if ob[a + lo : a + mid] == nb[b + lo : b + mid]:
+                if ob.startswith(nv[b + lo : b + mid], a + lo):
                     lo = mid
                 else:
                     hi = mid
+            nb = new.buf
             while ob[a + lo] == nb[b + lo]:
                 lo += 1
             cut = ob.rfind(b"\n", a, a + lo) + 1 - a
