@@ -22,6 +22,14 @@ MAX_BLOCK = 4 << 20
 FIRST_WINDOW = 8
 """Lines looked at on each side for an anchor, at first; a quarter of the next try."""
 MAX_WINDOW = 1 << 15
+EARLY_PART = 8
+EARLY_UNPAIRED = 0.9
+EARLY_MISMATCHES = 8
+"""A file nearly all unpaired after the first ``detect_after / EARLY_PART`` bytes, in at
+least EARLY_MISMATCHES places (one long changed line is not a reordering), is taken for
+reshuffled there already: each line of a reshuffled file costs a search of the whole
+anchor window, so the full ``detect_after`` costs about a second of CPU before the table is
+compared in the database anyway (the early check costs an eighth of that)."""
 SHORT = 1 << 14
 """Bytes buffered before looking for a one-line change."""
 
@@ -168,17 +176,15 @@ class Aligner:
                 # A line longer than the block: grow past the cap until it fits.
                 size = size * 2 if cut <= 0 else min(size * 2, MAX_BLOCK)
                 continue
-            # The first differing byte, by halving; then back to the start of its line.
+            # The line of the first differing byte, by halving until the differing range
+            # holds no line feed: its line starts after the last line feed before the range.
             lo, hi = 0, n
-            while hi - lo > 16:
+            while hi - lo > 1 and ob.find(b"\n", a + lo, a + hi - 1) >= 0:
                 mid = (lo + hi) // 2
                 if ob.startswith(nv[b + lo : b + mid], a + lo):
                     lo = mid
                 else:
                     hi = mid
-            nb = new.buf
-            while ob[a + lo] == nb[b + lo]:
-                lo += 1
             cut = ob.rfind(b"\n", a, a + lo) + 1 - a
             if cut > 0:
                 old.pos += cut
@@ -274,10 +280,16 @@ class Aligner:
             side.advance(end - side.pos)
 
     def _check_order(self) -> None:
-        if not self.detect_after or self.new.consumed < self.detect_after:
+        consumed = self.new.consumed
+        if not self.detect_after or consumed < self.detect_after // EARLY_PART:
             return
-        read = self.old.consumed + self.new.consumed
-        if self.unpaired.pending_bytes > self.max_unpaired * read:
+        read = self.old.consumed + consumed
+        limit = self.max_unpaired
+        if consumed < self.detect_after:
+            if self.mismatches < EARLY_MISMATCHES:
+                return  # one long changed line, not a reordering
+            limit = max(limit, EARLY_UNPAIRED)
+        if self.unpaired.pending_bytes > limit * read:
             raise ReshuffledError(
                 f"{self.unpaired.pending_bytes * 100 // max(read, 1)} % of the first "
                 f"{read >> 20} MiB read are unpaired: the rows were reordered"
