@@ -117,7 +117,9 @@ class ServerCpu:
             self._sample()
 
     def _sample(self) -> None:
-        ours = f"postgres: {self.user} {self.dbname} ".encode()
+        # A backend's title is "postgres: [cluster name: ]user database host activity".
+        ours = f" {self.user} {self.dbname} ".encode()
+        worker = b"parallel worker for PID "
         backends: dict[int, float] = {}
         workers: dict[int, tuple[int, float]] = {}
         for entry in os.scandir("/proc"):
@@ -132,16 +134,16 @@ class ServerCpu:
                 continue
             cpu = (int(fields[11]) + int(fields[12])) / self._tick
             pid = int(entry.name)
-            if title.startswith(ours):
+            if ours in title:
                 backends[pid] = cpu
-            elif title.startswith(b"postgres: parallel worker for PID "):
-                rest = title.removeprefix(b"postgres: parallel worker for PID ")
-                workers[pid] = (int(rest.split()[0].strip(b"\0")), cpu)
+            elif worker in title:
+                after = title.split(worker, 1)[1].split()[0].strip(b"\0")
+                workers[pid] = (int(after), cpu)
         for pid, cpu in backends.items():
             self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
-        for worker, (leader, used) in workers.items():
+        for pid, (leader, used) in workers.items():
             if leader in self.seen:
-                self.seen[worker] = max(used, self.seen.get(worker, 0.0))
+                self.seen[pid] = max(used, self.seen.get(pid, 0.0))
 
 
 @dataclass
