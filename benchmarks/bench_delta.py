@@ -160,6 +160,7 @@ def run_chain(
     kept: Path,
     logs: Path | None = None,
     skip: Sequence[str] = (),
+    last: str | None = None,
 ) -> list[Step]:
     env = tool_env()
     r1, r2, r3, r4, r5 = releases
@@ -216,6 +217,8 @@ def run_chain(
             file=sys.stderr,
             flush=True,
         )
+        if name == last:
+            break
     return results
 
 
@@ -285,6 +288,11 @@ def main() -> None:
         choices=["verify"],
         help="Leave out a step that no later step needs (repeatable).",
     )
+    parser.add_argument(
+        "--last",
+        choices=list(LABELS),
+        help="Stop the chain after this step (the steps before it are what it needs).",
+    )
     args = parser.parse_args()
     releases = chain(args.scale)
     for db in ("postgresql", "duckdb") if args.db == "both" else (args.db,):
@@ -300,13 +308,13 @@ def main() -> None:
                 path = CACHE / f"bench-delta-{run_id}.duckdb"
                 try:
                     results = run_chain(
-                        f"duckdb:///{path.as_posix()}", releases, kept, logs, args.skip
+                        f"duckdb:///{path.as_posix()}", releases, kept, logs, args.skip, args.last
                     )
                 finally:
                     path.unlink(missing_ok=True)
             else:
                 with scratch_database(args.dsn) as uri:
-                    results = run_chain(uri, releases, kept, logs, args.skip)
+                    results = run_chain(uri, releases, kept, logs, args.skip, args.last)
         finally:
             shutil.rmtree(kept, ignore_errors=True)
         report(db, args.scale, results)
