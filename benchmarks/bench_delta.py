@@ -20,10 +20,15 @@ DuckDB; 1 % random <= 0.40 / 0.60; 0.01 % <= 0.15 / 0.25; unchanged <= 0.05; shu
 slower than the in-database comparison, peak RSS <= 200 MB in the tool's own process (the
 backend's memory for DuckDB is inside it too).
 
-Each line gives the wall time, the CPU time of the tool's process and its peak RSS: the
+Each line gives the wall time, the CPU time of the tool's process, the CPU time of the
+PostgreSQL backends that served the step (sampled from /proc; DuckDB runs inside the tool) and
+the tool's peak RSS, with the ratios to the full load of wall time and of all CPU time: the
 machine is shared, and wall time alone measures the neighbours as much as the tool.
+``--logs DIR`` keeps each step's JSON run log, whose per-table lines say what each stage
+cost (comparing, staging, applying, the answers layer).
 
 Usage: python -m benchmarks.bench_delta [--scale 0.1] [--db postgresql|duckdb|both]
+       [--logs DIR] [--skip verify] [--last STEP]
 """
 
 from __future__ import annotations
