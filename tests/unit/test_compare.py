@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from py_load_medgen.compare import CompareOptions, compare_files
+from py_load_medgen.compare.align import Aligner, ReshuffledError
 from py_load_medgen.compare.changeset import ChangeSet
+from py_load_medgen.compare.unpaired import Unpaired
 from py_load_medgen.release.files import spec_for_table
 
 NAMES = spec_for_table("concepts")
@@ -178,6 +180,42 @@ def test_shuffled_file_detected_early(tmp_path: Path) -> None:
     options = CompareOptions(detect_after=0, memory_budget=100_000, partitions=8)
     with compare_files(NAMES, a, b, options=options) as change:
         assert (change.deleted_count, change.inserted_count) == (0, 0)
+
+
+def test_reshuffle_is_told_after_an_eighth_when_nearly_nothing_pairs(tmp_path: Path) -> None:
+    old = [line.encode() for line in names_rows(200_000)]
+    new = list(old)
+    random.Random(5).shuffle(new)
+    detect_after = 4_000_000
+    aligner = Aligner(
+        iter([b"\n".join(old) + b"\n"]),
+        iter([b"\n".join(new) + b"\n"]),
+        Unpaired(tmp_path / "spill", budget=1 << 30),
+        detect_after=detect_after,
+    )
+    with pytest.raises(ReshuffledError):
+        aligner.run()
+    assert aligner.new.consumed < detect_after
+
+
+def test_a_head_half_rewritten_is_not_taken_for_a_reshuffle(tmp_path: Path) -> None:
+    # Half of the first eighth changed, the rest in order: below the early limit, so the
+    # comparison goes on (the 50 % limit at ``detect_after`` is met too) and stays exact.
+    rng = random.Random(6)
+    old = names_rows(40_000)
+    new = list(old)
+    for i in range(0, 5_000, 2):
+        new[i] = f"C{i:07d}|renamed {rng.random()}|MSH|N|"
+    header = "#CUI|name|source|SUPPRESS|"
+    options = CompareOptions(detect_after=800_000)
+    with compare_files(
+        NAMES,
+        write(tmp_path / "o.gz", header, old),
+        write(tmp_path / "n.gz", header, new),
+        options=options,
+    ) as change:
+        assert change.method == "file"
+        check(old, new, change)
 
 
 def test_spilled_comparison_is_exact(tmp_path: Path) -> None:

@@ -22,6 +22,14 @@ MAX_BLOCK = 4 << 20
 FIRST_WINDOW = 8
 """Lines looked at on each side for an anchor, at first; a quarter of the next try."""
 MAX_WINDOW = 1 << 15
+EARLY_PART = 8
+EARLY_UNPAIRED = 0.9
+EARLY_MISMATCHES = 8
+"""A file nearly all unpaired after the first ``detect_after / EARLY_PART`` bytes, in at
+least EARLY_MISMATCHES places (one long changed line is not a reordering), is taken for
+reshuffled there already: each line of a reshuffled file costs a search of the whole
+anchor window, so the full ``detect_after`` costs about a second of CPU before the table is
+compared in the database anyway (the early check costs an eighth of that)."""
 SHORT = 1 << 14
 """Bytes buffered before looking for a one-line change."""
 
@@ -36,6 +44,8 @@ class _Side:
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
         self.buf = b""
+        self.view = memoryview(self.buf)
+        """The buffer without copying: slices of it compare with ``startswith`` in place."""
         self.pos = 0
         self.eof = False
         self.consumed = 0
@@ -47,18 +57,26 @@ class _Side:
     def fill(self, need: int) -> int:
         """Read until ``need`` bytes are buffered past the position, or the end; returns how
         many are."""
-        while len(self.buf) - self.pos < need and not self.eof:
+        have = len(self.buf) - self.pos
+        if have >= need or self.eof:
+            return have
+        # Joined once: adding each chunk to the buffer in turn would copy the buffer again
+        # for every chunk read.
+        parts = [self.buf[self.pos :]] if have else []
+        while have < need:
             chunk = next(self.chunks, None)
             if chunk is None:
                 self.eof = True
-                if self.buf and not self.buf.endswith(b"\n"):
-                    self.buf += b"\n"
+                if parts and not parts[-1].endswith(b"\n"):
+                    parts.append(b"\n")
                 break
-            if not chunk:
-                continue
-            self.buf = self.buf[self.pos :] + chunk if self.pos < len(self.buf) else chunk
-            self.pos = 0
-        return len(self.buf) - self.pos
+            if chunk:
+                parts.append(chunk)
+                have += len(chunk)
+        self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.view = memoryview(self.buf)
+        self.pos = 0
+        return len(self.buf)
 
     def advance(self, n: int) -> None:
         self.pos += n
@@ -138,11 +156,14 @@ class Aligner:
                 old.fill(size)
             if len(new.buf) - new.pos < size:
                 new.fill(size)
-            ob, nb, a, b = old.buf, new.buf, old.pos, new.pos
-            n = min(size, len(ob) - a, len(nb) - b)
+            ob, a, b = old.buf, old.pos, new.pos
+            nv = new.view
+            n = min(size, len(ob) - a, len(nv) - b)
             if n == 0:
                 return
-            if ob[a : a + n] == nb[b : b + n]:
+            # ``startswith`` on a view compares in place: slicing both sides would copy
+            # every byte twice (up to MAX_BLOCK a time), which cost more than the comparing.
+            if ob.startswith(nv[b : b + n], a):
                 # Only whole lines count as equal: stop at the block's last line feed.
                 cut = ob.rfind(b"\n", a, a + n) + 1 - a
                 if cut > 0:
@@ -155,16 +176,15 @@ class Aligner:
                 # A line longer than the block: grow past the cap until it fits.
                 size = size * 2 if cut <= 0 else min(size * 2, MAX_BLOCK)
                 continue
-            # The first differing byte, by halving; then back to the start of its line.
+            # The line of the first differing byte, by halving until the differing range
+            # holds no line feed: its line starts after the last line feed before the range.
             lo, hi = 0, n
-            while hi - lo > 16:
+            while hi - lo > 1 and ob.find(b"\n", a + lo, a + hi - 1) >= 0:
                 mid = (lo + hi) // 2
-                if ob[a + lo : a + mid] == nb[b + lo : b + mid]:
+                if ob.startswith(nv[b + lo : b + mid], a + lo):
                     lo = mid
                 else:
                     hi = mid
-            while ob[a + lo] == nb[b + lo]:
-                lo += 1
             cut = ob.rfind(b"\n", a, a + lo) + 1 - a
             if cut > 0:
                 old.pos += cut
@@ -260,10 +280,16 @@ class Aligner:
             side.advance(end - side.pos)
 
     def _check_order(self) -> None:
-        if not self.detect_after or self.new.consumed < self.detect_after:
+        consumed = self.new.consumed
+        if not self.detect_after or consumed < self.detect_after // EARLY_PART:
             return
-        read = self.old.consumed + self.new.consumed
-        if self.unpaired.pending_bytes > self.max_unpaired * read:
+        read = self.old.consumed + consumed
+        limit = self.max_unpaired
+        if consumed < self.detect_after:
+            if self.mismatches < EARLY_MISMATCHES:
+                return  # one long changed line, not a reordering
+            limit = max(limit, EARLY_UNPAIRED)
+        if self.unpaired.pending_bytes > limit * read:
             raise ReshuffledError(
                 f"{self.unpaired.pending_bytes * 100 // max(read, 1)} % of the first "
                 f"{read >> 20} MiB read are unpaired: the rows were reordered"
