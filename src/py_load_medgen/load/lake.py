@@ -68,15 +68,14 @@ each table's write then stays resident while the next one runs. Returned at once
 holds one table's write at a time. A value already in the environment is kept."""
 C_HEAP_ARENAS = 1
 """glibc's malloc arenas, unless ``MALLOC_ARENA_MAX`` says otherwise. By default every thread
-that allocates may get an arena of its own (up to eight per core), and what a file's parsing
-thread, DuckDB's and Arrow's threads freed stayed resident in each: 25 MB more at the peak of a
-scale-1.0 load. The bulk of the data is allocated by jemalloc (Arrow's pool, delta-rs), so one
-arena costs no measurable time."""
+that allocates may get an arena of its own (up to eight per core), and what the parsing,
+DuckDB and Arrow threads freed stayed resident in each. The bulk of the data is allocated by
+jemalloc (Arrow's pool, delta-rs), not by glibc."""
 C_HEAP_MMAP_THRESHOLD = 128 * 1024
 """glibc's own default, kept fixed, unless ``MALLOC_MMAP_THRESHOLD_`` says otherwise: glibc
 raises it after each large block freed, up to 32 MB, and blocks below it come from the heap,
 which keeps what they leave behind. Fixed, every large block is mapped and unmapped on its
-own: 36 MB less at the peak of a scale-1.0 load."""
+own: about 30 MB less at the peak of a scale-1.0 load (benchmarks/README.md)."""
 LOCK_FILE = "_py_load_medgen.lock"
 VERSIONS_COLUMN = "table_versions"
 FILE_VERSION_COLUMN = "table_version"
@@ -886,8 +885,8 @@ class DeltaLakeLoader(DuckDBLoader):
 def _arrow_pool() -> pa.MemoryPool:
     """Where a full load's Arrow columns are allocated: jemalloc, returning freed pages at once.
 
-    Arrow's default pool (mimalloc) keeps the pages freed by one file's parsing thread
-    resident after that thread ends, so they piled up table after table.
+    In Arrow's default pool (mimalloc) what the parsed blocks freed stayed resident: about
+    60 MB more after the smaller tables of a scale-1.0 load (benchmarks/README.md).
     """
     import pyarrow as pa
 
