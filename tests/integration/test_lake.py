@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 
 from py_load_medgen.errors import ExitCode, LockedError, UsageError
 from py_load_medgen.generate import derive_release, generate_release
+from py_load_medgen.load import lake
 from py_load_medgen.load.lake import DeltaLakeLoader, parse_uri, table_schema
 from py_load_medgen.load.registry import open_loader
 from py_load_medgen.release.files import FILES, ColumnType, spec_for_table
@@ -189,6 +190,29 @@ def test_every_table_reads_back_with_deltalake_and_polars(
 
 def test_status_of_a_lake_never_loaded(tmp_path: Path) -> None:
     assert run_cli("status", "--db-uri", lake_uri(tmp_path / "nothing")) == ExitCode.NOT_LOADED
+
+
+def test_the_key_check_in_slices_finds_a_duplicate_in_any_slice(
+    small_release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three rows a slice: every keyed table is checked in many slices of its key's hash.
+    monkeypatch.setattr(lake, "KEY_CHECK_ROWS", 3)
+    release = tmp_path / "release"
+    shutil.copytree(small_release, release)
+    path = served(release, "concept_names")
+    with gzip.open(path, "rb") as fh:
+        header, *rows = fh.read().splitlines(keepends=True)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + b"".join(rows) + rows[len(rows) // 2])  # one atom twice
+    assert load(release, lake_uri(tmp_path / "lake")) == 0
+    keys = dict(
+        pl.read_delta(str(tmp_path / "lake" / "medgen" / "etl_run_files"))
+        .select("table_name", "match_key")
+        .iter_rows()
+    )
+    assert keys["concept_names"] is None
+    for table in ("concepts", "relationships", "attributes", "semantic_types"):
+        assert keys[table], table  # unique, proven slice by slice
 
 
 # -- delta loads --------------------------------------------------------------------------

@@ -54,10 +54,14 @@ class _BadValue:
 
 
 class ArrowBlocks:
-    """The blocks of one encoded file as Arrow tables of the columns the table keeps."""
+    """The blocks of one encoded file as Arrow tables of the columns the table keeps.
 
-    def __init__(self, encoded: EncodedFile) -> None:
+    ``memory_pool`` is where the columns are allocated (Arrow's default pool when None).
+    """
+
+    def __init__(self, encoded: EncodedFile, memory_pool: pa.MemoryPool | None = None) -> None:
         self.encoded = encoded
+        self.pool = memory_pool
         layout = encoded.layout
         self._delimiter = layout.delimiter.decode()
         self._names = encoded.copy_columns
@@ -109,7 +113,7 @@ class ArrowBlocks:
         for field, split in zip(self._fields, columns, strict=True):
             text = self._unescape(split, raw=field.target == RAW_COLUMN) if escaped else split
             if field.type in _INTEGERS:
-                parsed = _integers(text, field)
+                parsed = _integers(text, field, self.pool)
                 if isinstance(parsed, _BadValue):
                     bad.append(parsed)
                     continue
@@ -136,39 +140,54 @@ class ArrowBlocks:
             read_options=self._read_options,
             parse_options=self._parse_options,
             convert_options=self._convert_options,
+            memory_pool=self.pool,
         )
         return [table.column(f.target) for f in self._fields]
 
     def _split_raw(self, block: bytes) -> list[Text]:
         # The verbatim record escapes the delimiter, which the CSV reader cannot be told, so
         # the line is cut at its first n-1 delimiters and the record keeps the rest.
-        whole = pa.array([block], pa.large_binary()).cast(pa.large_string())
-        lines = pc.list_flatten(pc.split_pattern(whole, "\n"))
+        pool = self.pool
+        whole = pa.array([block], pa.large_binary(), memory_pool=pool).cast(pa.large_string())
+        lines = pc.list_flatten(pc.split_pattern(whole, "\n", memory_pool=pool))
         lines = lines.slice(0, len(lines) - 1)
-        parts = pc.split_pattern(lines, self._delimiter, max_splits=len(self._names) - 1)
+        parts = pc.split_pattern(
+            lines, self._delimiter, max_splits=len(self._names) - 1, memory_pool=pool
+        )
         return [
-            pa.chunked_array([pc.list_element(parts, f.position).cast(pa.string())])
+            pa.chunked_array(
+                [
+                    pc.cast(
+                        pc.list_element(parts, f.position, memory_pool=pool),
+                        pa.string(),
+                        memory_pool=pool,
+                    )
+                ]
+            )
             for f in self._fields
         ]
 
     def _unescape(self, text: Text, *, raw: bool) -> Text:
         if pc.any(pc.match_substring(text, "\\")).as_py() is not True:
             return text
-        text = pc.replace_substring(text, "\\\\", _NUL)
-        text = pc.replace_substring(text, "\\r", "\r")
+        pool = self.pool
+        text = pc.replace_substring(text, "\\\\", _NUL, memory_pool=pool)
+        text = pc.replace_substring(text, "\\r", "\r", memory_pool=pool)
         if raw:
-            text = pc.replace_substring(text, "\\n", "\n")
-            text = pc.replace_substring(text, "\\t", "\t")
+            text = pc.replace_substring(text, "\\n", "\n", memory_pool=pool)
+            text = pc.replace_substring(text, "\\t", "\t", memory_pool=pool)
             if self._delimiter != "\t":
-                text = pc.replace_substring(text, "\\" + self._delimiter, self._delimiter)
-        return pc.replace_substring(text, _NUL, "\\")
+                text = pc.replace_substring(
+                    text, "\\" + self._delimiter, self._delimiter, memory_pool=pool
+                )
+        return pc.replace_substring(text, _NUL, "\\", memory_pool=pool)
 
 
-def _integers(text: Text, field: _Field) -> Text | _BadValue:
+def _integers(text: Text, field: _Field, pool: pa.MemoryPool | None = None) -> Text | _BadValue:
     arrow_type, limit = _INTEGERS[field.type]
     if pc.all(pc.ascii_is_decimal(text)).as_py() is not False:
         try:
-            return pc.cast(text, arrow_type)
+            return pc.cast(text, arrow_type, memory_pool=pool)
         except pa.ArrowInvalid:
             pass  # out of range somewhere: the slow path finds where
     values: list[int] = []
@@ -181,4 +200,4 @@ def _integers(text: Text, field: _Field) -> Text | _BadValue:
         if not -limit <= number < limit:
             return _BadValue(row, 0, field.position, field.source, not_an_integer(value))
         values.append(number)
-    return pa.chunked_array([pa.array(values, arrow_type)])
+    return pa.chunked_array([pa.array(values, arrow_type, memory_pool=pool)])

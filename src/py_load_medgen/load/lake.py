@@ -23,6 +23,7 @@ delta-rs reads at the release's versions. Only writes go to the lake, through de
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from py_load_medgen.load.metadata import RunRecord, TableLoad, file_row
 from py_load_medgen.parse.stream import EncodedFile
 from py_load_medgen.prefetch import prefetch
 from py_load_medgen.release.files import FILES, ColumnType, FileSpec
+from py_load_medgen.release.schema import Index
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,6 +58,24 @@ DEFAULT_TARGET_FILE_MB = 128
 ROW_GROUP_ROWS = 1_048_576
 """Rows per Parquet row group: Spark and DuckDB parallelise by row group, and a million rows
 of MedGen's narrow tables is a few tens of MB, which the writer buffers before flushing."""
+KEY_CHECK_ROWS = 500_000
+"""Rows per slice of a full load's natural-key check: a hash table of this many keys is a few
+tens of MB."""
+DELTA_RS_MALLOC_CONF = "_RJEM_MALLOC_CONF"
+DELTA_RS_MALLOC = "dirty_decay_ms:0,muzzy_decay_ms:0"
+"""delta-rs allocates with its own jemalloc, whose default keeps freed pages for ten seconds:
+each table's write then stays resident while the next one runs. Returned at once, the process
+holds one table's write at a time. A value already in the environment is kept."""
+C_HEAP_ARENAS = 1
+"""glibc's malloc arenas, unless ``MALLOC_ARENA_MAX`` says otherwise. By default every thread
+that allocates may get an arena of its own (up to eight per core), and what the parsing,
+DuckDB and Arrow threads freed stayed resident in each. The bulk of the data is allocated by
+jemalloc (Arrow's pool, delta-rs), not by glibc."""
+C_HEAP_MMAP_THRESHOLD = 128 * 1024
+"""glibc's own default, kept fixed, unless ``MALLOC_MMAP_THRESHOLD_`` says otherwise: glibc
+raises it after each large block freed, up to 32 MB, and blocks below it come from the heap,
+which keeps what they leave behind. Fixed, every large block is mapped and unmapped on its
+own: about 30 MB less at the peak of a scale-1.0 load (benchmarks/README.md)."""
 LOCK_FILE = "_py_load_medgen.lock"
 VERSIONS_COLUMN = "table_versions"
 FILE_VERSION_COLUMN = "table_version"
@@ -198,6 +218,7 @@ class DeltaLakeLoader(DuckDBLoader):
     # -- connection -----------------------------------------------------------------------
 
     def connect(self) -> None:
+        _tune_allocators()
         try:
             import deltalake  # noqa: F401
         except ImportError:  # pragma: no cover - the extra is missing
@@ -506,7 +527,7 @@ class DeltaLakeLoader(DuckDBLoader):
             return super().bulk_load(spec, encoded)
         from py_load_medgen.load._arrow import ArrowBlocks
 
-        arrow = ArrowBlocks(encoded)
+        arrow = ArrowBlocks(encoded, memory_pool=_arrow_pool())
         schema = table_schema(spec, raw_records=encoded.raw_records)
         rows = 0
         failure: list[BaseException] = []
@@ -524,6 +545,7 @@ class DeltaLakeLoader(DuckDBLoader):
 
         self._write(spec.table, schema, batches(), encoded.name, failure)
         self._stage_view(spec.table)
+        _give_back()
         return rows
 
     def _write(
@@ -571,6 +593,50 @@ class DeltaLakeLoader(DuckDBLoader):
         self.conn.register(name, delta.to_pyarrow_dataset())
         view = sql.qname(self.schema, sql.staging_name(table))
         self._raw(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {sql.ident(name)}")
+
+    def try_unique_index(self, table: str, index: Index) -> bool:
+        """Whether the natural key is unique in the table just written.
+
+        In a DuckDB of its own, closed afterwards: a long-lived one keeps what its hash table
+        took. A local lake's Parquet files are read by DuckDB itself (the Arrow dataset scan
+        held twice as much); the key's rows are counted a slice of its hash at a time, so the
+        hash table holds at most ``KEY_CHECK_ROWS`` keys however large the table.
+        """
+        if self._mode == "delta":
+            return super().try_unique_index(table, index)
+        import duckdb
+
+        name = table.removeprefix(sql.STAGING_PREFIX)
+        delta = self._table(name, self._written[name])
+        if delta is None:  # pragma: no cover - written a moment ago
+            raise DatabaseError(f"{self.table_uri(name)} vanished after it was written")
+        settings: dict[str, Any] = {**self.settings, "temp_directory": str(self._work_dir)}
+        cols = ", ".join(sql.ident(c) for c in index.columns)
+        nulls = " OR ".join(f"{sql.ident(c)} IS NULL" for c in index.columns)
+        slices = max(1, -(-int(delta.count()) // KEY_CHECK_ROWS))
+        conn = duckdb.connect(config=settings)
+        try:
+            if self.local:
+                files = ", ".join(sql.literal(f) for f in delta.file_uris())
+                conn.execute(f"CREATE VIEW _lake_check AS SELECT * FROM read_parquet([{files}])")
+            else:
+                conn.register("_lake_check", delta.to_pyarrow_dataset())
+            checks = [f"SELECT EXISTS (SELECT 1 FROM _lake_check WHERE {nulls})"]
+            for part in range(slices):
+                where = f"WHERE hash({cols}) % {slices} = {part}" if slices > 1 else ""
+                checks.append(
+                    f"SELECT EXISTS (SELECT 1 FROM _lake_check {where} GROUP BY {cols} "
+                    "HAVING count(*) > 1)"
+                )
+            return not any(conn.execute(check).fetchall()[0][0] for check in checks)
+        except duckdb.OutOfMemoryException as exc:
+            raise DatabaseError(
+                f"DuckDB ran out of memory checking the key of {name}: {exc}",
+                hint="raise memory_limit in the URI, e.g. delta:///lake?memory_limit=1GiB",
+            ) from None
+        finally:
+            conn.close()
+            _give_back()
 
     def drop_scratch(self, table: str, encoded: EncodedFile) -> None:
         if self._mode == "delta":
@@ -814,6 +880,65 @@ class DeltaLakeLoader(DuckDBLoader):
     def release_versions(self) -> dict[str, int]:
         """Per table, the Delta version of the latest published release."""
         return dict(self._release)
+
+
+def _arrow_pool() -> pa.MemoryPool:
+    """Where a full load's Arrow columns are allocated: jemalloc, returning freed pages at once.
+
+    In Arrow's default pool (mimalloc) what the parsed blocks freed stayed resident: about
+    60 MB more after the smaller tables of a scale-1.0 load (benchmarks/README.md).
+    """
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # pragma: no cover - a pyarrow built without jemalloc
+        return pa.system_memory_pool()
+    pa.jemalloc_set_decay_ms(0)
+    return pool
+
+
+def _tune_allocators() -> None:
+    """Before delta-rs's allocator starts (it reads its settings once, from the environment)
+    and before the load's threads take C heap arenas; settings already given are kept."""
+    os.environ.setdefault(DELTA_RS_MALLOC_CONF, DELTA_RS_MALLOC)
+    libc = _libc()
+    if libc is None:
+        return
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        libc.mallopt(_M_ARENA_MAX, C_HEAP_ARENAS)
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        libc.mallopt(_M_MMAP_THRESHOLD, C_HEAP_MMAP_THRESHOLD)
+
+
+def _give_back() -> None:
+    """Return the C heap's free pages to the system (glibc keeps them for reuse otherwise).
+
+    Between tables: what one table's parsing and checks freed, the next one would reuse only
+    in part, and the resident set grew table after table.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+_M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+"""mallopt's parameter numbers (glibc's malloc.h)."""
+
+
+@functools.cache
+def _libc() -> Any:
+    """glibc, when it is the C library (it alone has mallopt's arenas and malloc_trim)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return libc if libc is not None and libc.gnu_get_libc_version else None
+    except (OSError, AttributeError):  # not glibc: nothing to ask
+        return None
 
 
 def pa_concat(first: pa.Table, second: pa.Table) -> pa.Table:
