@@ -13,6 +13,7 @@ import click
 import pytest
 
 from py_load_medgen.cli import cli
+from py_load_medgen.errors import ExitCode
 from py_load_medgen.generate import generate_release
 from tests.helpers import load_release, query, run_cli
 from tests.planted import write_release
@@ -95,6 +96,11 @@ def test_recipes_run(
                 line = line.replace("RUN_ID", _a_week_later(source, db_uri))  # noqa: PLW2901
             code = _run_cli_line(line, db_uri, monkeypatch)
             if code is not None:
-                assert code == 0, (title, line, capsys.readouterr().err)
+                # The generated release has its own ids: the recipes' lookups may find
+                # nothing there, which lookup says with exit 11; the planted one has them all.
+                allowed = {0}
+                if release == "generated" and line.startswith("py-load-medgen lookup"):
+                    allowed.add(ExitCode.NOT_FOUND)
+                assert code in allowed, (title, line, capsys.readouterr().err)
                 ran += 1
     assert ran >= 10
