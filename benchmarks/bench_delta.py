@@ -33,7 +33,6 @@ Usage: python -m benchmarks.bench_delta [--scale 0.1] [--db postgresql|duckdb|bo
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -46,8 +45,9 @@ from urllib.parse import urlsplit
 
 from benchmarks.common import (
     CACHE,
-    DEFAULT_DSN,
     Measured,
+    arguments,
+    backends_of,
     release,
     run_measured,
     scratch_database,
@@ -275,12 +275,7 @@ def report(db: str, scale: float, results: list[Step]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--dsn", default=DEFAULT_DSN)
-    parser.add_argument("--db", choices=["postgresql", "duckdb", "both"], default="both")
+    parser = arguments(__doc__, backends=True)
     parser.add_argument(
         "--logs",
         type=Path,
@@ -300,7 +295,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     releases = chain(args.scale)
-    for db in ("postgresql", "duckdb") if args.db == "both" else (args.db,):
+    for db in backends_of(args.db):
         logs = None
         if args.logs is not None:
             logs = args.logs / db

@@ -17,14 +17,13 @@ Usage: python benchmarks/bench_full_load.py [--scale 0.1] [--dsn postgresql://..
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import time
 from pathlib import Path
 
 from benchmarks.common import (
-    DEFAULT_DSN,
     Measured,
+    arguments,
     json_events,
     release,
     run_measured,
@@ -128,11 +127,7 @@ def report(label: str, ours: Measured, base: dict[str, float], scale: float) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--dsn", default=DEFAULT_DSN)
+    parser = arguments(__doc__)
     args = parser.parse_args()
     directory = release(args.scale)
     with scratch_database(args.dsn) as uri:

@@ -16,7 +16,6 @@ Usage: python -m benchmarks.bench_verify [--scale 0.1] [--db postgresql|duckdb|b
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 from collections.abc import Callable
@@ -24,8 +23,9 @@ from pathlib import Path
 
 from benchmarks.common import (
     CACHE,
-    DEFAULT_DSN,
     Measured,
+    arguments,
+    backends_of,
     release,
     run_measured,
     scratch_database,
@@ -91,16 +91,11 @@ def report(db: str, scale: float, runs: list[dict[str, Measured]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--dsn", default=DEFAULT_DSN)
-    parser.add_argument("--db", choices=["postgresql", "duckdb", "both"], default="both")
+    parser = arguments(__doc__, backends=True)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     source = release(args.scale)
-    for db in ("postgresql", "duckdb") if args.db == "both" else (args.db,):
+    for db in backends_of(args.db):
         report(db, args.scale, run_backend(db, source, args.dsn, args.repeat))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -33,6 +34,23 @@ def release(scale: float, seed: int = 0) -> Path:
         marker.write_text("ok")
         print(f"  generated in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return out
+
+
+def arguments(doc: str | None, *, backends: bool = False) -> argparse.ArgumentParser:
+    """The options every load benchmark takes: --scale, --dsn and, with ``backends``, --db."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--dsn", default=DEFAULT_DSN)
+    if backends:
+        parser.add_argument("--db", choices=["postgresql", "duckdb", "both"], default="both")
+    return parser
+
+
+def backends_of(choice: str) -> tuple[str, ...]:
+    """The backends a --db choice names."""
+    return ("postgresql", "duckdb") if choice == "both" else (choice,)
 
 
 def with_database(dsn: str, dbname: str) -> str:
