@@ -735,18 +735,7 @@ class DeltaLakeLoader(DuckDBLoader):
         if back is not None and back.num_rows:
             new_rows = pa_concat(back, new_rows)
         if new_rows.num_rows:
-            from deltalake import write_deltalake
-
-            self._commit(
-                spec.table,
-                lambda: write_deltalake(
-                    self.table_uri(spec.table),
-                    new_rows,
-                    mode="append",
-                    storage_options=self.storage,
-                    target_file_size=self.target_file_size,
-                ),
-            )
+            self._append_changes(spec.table, new_rows)
 
     def _merge_keyed(
         self,
@@ -798,23 +787,27 @@ class DeltaLakeLoader(DuckDBLoader):
             merger = delta.merge(source, match, source_alias="s", target_alias="t")
             self._commit(spec.table, merger.when_matched_delete().execute)
         if self.query(f"SELECT 1 FROM {diff} LIMIT 1"):
-            from deltalake import write_deltalake
-
             source = self._reader(
                 spec,
                 f"SELECT {from_diff} FROM {diff} d, "
                 "generate_series(1, CASE WHEN d.n > 0 THEN d.copies ELSE -d.n END) g",
             )
-            self._commit(
-                spec.table,
-                lambda: write_deltalake(
-                    self.table_uri(spec.table),
-                    source,
-                    mode="append",
-                    storage_options=self.storage,
-                    target_file_size=self.target_file_size,
-                ),
-            )
+            self._append_changes(spec.table, source)
+
+    def _append_changes(self, table: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        """One append commit of a delta's new rows to ``table``."""
+        from deltalake import write_deltalake
+
+        self._commit(
+            table,
+            lambda: write_deltalake(
+                self.table_uri(table),
+                data,
+                mode="append",
+                storage_options=self.storage,
+                target_file_size=self.target_file_size,
+            ),
+        )
 
     def _reader(
         self, spec: FileSpec, query: str, extra: tuple[str, ...] = ()
