@@ -814,6 +814,7 @@ def _compare_in_database(
 ) -> tuple[TableLoad, capture.ChangePlan]:
     """Stage the whole new file and compare it with production in SQL (the fallback);
     the plan it returns is what applies (or discards) the changes it counted."""
+    loader.prepare_database_compare()
     load = stage_file(loader, file, options, run.run_id, full_indexes=False)
     key = load.match_key
     recorded = previous.get("match_key")
@@ -869,7 +870,14 @@ def _publish_delta(
         # Only tables whose rows changed: a file that differs only in its order changes none,
         # and the derived tables it feeds stay as they are.
         moved = {t.table for t in loads if (t.inserted or 0) + (t.updated or 0) + (t.deleted or 0)}
-        publish_answers(loader, changed=sorted(moved))
+        # A table compared from its files has its changed rows staged: the answers fed by it
+        # are refreshed for those concepts only, where they can be.
+        changed_cuis = {
+            spec.table: query
+            for spec, _key, how in plans
+            if how == "file" and (query := changes.changed_values(loader, spec, "cui"))
+        }
+        publish_answers(loader, changed=sorted(moved), changed_cuis=changed_cuis)
         loader.record_success(run, loads)
         events.emit("publish_commit", run_id=run.run_id)
 

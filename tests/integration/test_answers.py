@@ -394,10 +394,19 @@ def test_derived_tables_rebuilt_only_when_their_inputs_change(
     assert load_release(write_release(tmp_path / "reordered", reordered), planted,
                         "--mode", "delta") == 0  # fmt: skip
     assert _kept(planted) == {"xref_pairs", "cui_chains"}
-    # A new MedGenIDMappings row: xref_pairs is rebuilt (and serves it), cui_chains is not.
+    # A new MedGenIDMappings row, found by comparing the kept files: xref_pairs is refreshed
+    # in place for that concept (and serves it); compared in the database, it is rebuilt.
+    # cui_chains is not touched either way.
     more = {k: list(v) for k, v in reordered.items()}
     more["source_links"].append(("C0000005", "Connective tissue disease", "123", "OMIM"))
     assert load_release(write_release(tmp_path / "more", more), planted, "--mode", "delta") == 0
+    assert _kept(planted) == {"xref_pairs", "cui_chains"}
+    assert rows(planted, "SELECT cui FROM medgen.xref_pairs WHERE curie = 'OMIM:123'") == [
+        ("C0000005",)
+    ]
+    more["source_links"].append(("C0000006", "Another disease", "124", "OMIM"))
+    assert load_release(write_release(tmp_path / "more2", more), planted, "--mode", "delta",
+                        "--no-keep-files") == 0  # fmt: skip
     assert _kept(planted) == {"cui_chains"}
     assert rows(planted, "SELECT cui FROM medgen.xref_pairs WHERE curie = 'OMIM:123'") == [
         ("C0000005",)

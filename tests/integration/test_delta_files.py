@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,62 @@ def test_schema_of_an_older_version_is_read_then_upgraded(
     assert load(r2, db_uri, "--mode", "delta", *kept) == 0
     assert_mirrors(db_uri, r2, TABLES)
     assert {m for m, _ in methods(db_uri).values()} == {"file"}
+
+
+def _move_an_atom(release: Path) -> str:
+    """Give one MONDO atom of MGCONSO another concept (an update that moves it); returns
+    the CUI it left."""
+    path = release / "MGCONSO.RRF.gz"
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+    cuis = sorted({line.split("|", 1)[0] for line in lines[1:]})
+    for i, line in enumerate(lines[1:], 1):
+        fields = line.split("|")
+        if fields[8] == "MONDO" and fields[10]:
+            left = fields[0]
+            fields[0] = next(c for c in cuis if c != left)
+            lines[i] = "|".join(fields)
+            path.write_bytes(gzip.compress("".join(lines).encode(), mtime=0))
+            return left
+    raise AssertionError("no MONDO atom in the generated release")
+
+
+def test_delta_refreshes_xref_pairs_in_place_exactly(db_uri: str, tmp_path: Path) -> None:
+    """A file-compared delta refreshes the derived xref_pairs for the changed concepts only,
+    and ends with exactly the pairs a whole build from the same tables gives: after 5 %
+    churn, then after one atom moved to another concept (its old concept loses the pair)."""
+    from py_load_medgen.answers.views import xref_pairs_select
+    from py_load_medgen.load.sql import DUCKDB, POSTGRES
+
+    r1, r2, r3 = tmp_path / "r1", tmp_path / "r2", tmp_path / "r3"
+    tables = ["concepts", "concept_names", "source_links"]
+    generate_release(r1, scale=0.0005, seed=31, files=tables)
+    derive_release(r1, r2, churn=0.05, seed=32, kind="ordered")
+    shutil.copytree(r2, r3)
+    left = _move_an_atom(r3)
+    files = ("--files", "NAMES.RRF.gz,MGCONSO.RRF.gz,MedGenIDMappings.txt.gz")
+    kept = ("--kept-dir", str(tmp_path / "kept"))
+    assert load(r1, db_uri, *files, *kept) == 0
+    with open_loader(db_uri, "medgen") as loader:
+        loader.execute("COMMENT ON TABLE medgen.xref_pairs IS 'seen'")
+    comment = (
+        "SELECT comment FROM duckdb_tables() WHERE table_name = 'xref_pairs'"
+        if db_uri.startswith("duckdb")
+        else "SELECT obj_description('medgen.xref_pairs'::regclass, 'pg_class')"
+    )
+    columns = "cui, curie, prefix, source, source_id, origin"
+    whole = xref_pairs_select(DUCKDB if db_uri.startswith("duckdb") else POSTGRES, "medgen",
+                              set(tables))  # fmt: skip
+    before = query(db_uri, f"SELECT {columns} FROM medgen.xref_pairs")
+    for release in (r2, r3):
+        assert load(release, db_uri, "--mode", "delta", *files, *kept) == 0
+        assert_mirrors(db_uri, release, tables)
+        assert methods(db_uri)["concept_names"][0] == "file"
+        assert "database" not in {m for m, _ in methods(db_uri).values()}
+        assert query(db_uri, comment) == [("seen",)]  # refreshed in place, not rebuilt
+        got = sorted(query(db_uri, f"SELECT {columns} FROM medgen.xref_pairs"), key=repr)
+        want = sorted(query(db_uri, f"SELECT {columns} FROM ({whole}) w"), key=repr)
+        assert got == want
+        assert got != sorted(before, key=repr)  # each delta changed pairs
+        before = got
+    gone = query(db_uri, f"SELECT count(*) FROM medgen.xref_pairs WHERE cui = '{left}'")
+    assert gone == query(db_uri, f"SELECT count(*) FROM ({whole}) w WHERE cui = '{left}'")

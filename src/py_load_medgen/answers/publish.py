@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from py_load_medgen.answers.views import KEY_INDEXES, answers
+from py_load_medgen.answers.views import KEY_INDEXES, answers, refresh_statements
 from py_load_medgen.errors import DatabaseError
 from py_load_medgen.load.base import Loader
 from py_load_medgen.load.sql import DERIVED_TABLES, qname, staging_name
@@ -89,15 +89,22 @@ def run(loader: Loader, build: Build) -> None:
 
 
 def publish(
-    loader: Loader, changed: Iterable[str] | None = None, *, prebuilt: bool = False
+    loader: Loader,
+    changed: Iterable[str] | None = None,
+    *,
+    prebuilt: bool = False,
+    changed_cuis: Mapping[str, str] | None = None,
 ) -> float:
     """Inside the caller's transaction: swap in the derived tables, rebuilding those that
     ``changed`` tables feed and were not built beforehand, and replace the views.
 
     ``changed`` None means every table may have changed. ``prebuilt``: this run staged
     derived tables with ``builds``/``run`` (staging left by another run is dropped before a
-    load stages anything), so a staged one is swapped in as it is. Returns the seconds spent,
-    for the run's log.
+    load stages anything), so a staged one is swapped in as it is. ``changed_cuis``: per
+    changed table whose changed rows a delta staged, a query of the CUIs of those rows; a
+    derived table all of whose changed inputs are listed there, and that can be refreshed
+    concept by concept, is refreshed in place for those concepts instead of rebuilt. Returns
+    the seconds spent, for the run's log.
     """
     if not loader.publishes_answers:
         return 0.0
@@ -109,8 +116,11 @@ def publish(
         if answer.kind == "table":
             if staging_name(answer.name) not in staged:
                 stale = changed_set is None or answer.name not in present
-                stale = stale or bool(changed_set and changed_set & set(answer.uses + answer.needs))
+                inputs = (changed_set or set()) & set(answer.uses + answer.needs)
+                stale = stale or bool(inputs)
                 if not stale:
+                    continue
+                if _refreshed(loader, answer.name, present, inputs, changed_cuis or {}):
                     continue
                 for statement in answer.statements:
                     loader.execute(statement)
@@ -124,6 +134,28 @@ def publish(
     seconds = time.perf_counter() - started
     log.info("answers published in %.2fs", seconds, extra={"seconds": round(seconds, 3)})
     return seconds
+
+
+def _refreshed(
+    loader: Loader,
+    name: str,
+    present: set[str],
+    inputs: set[str],
+    changed_cuis: Mapping[str, str],
+) -> bool:
+    """Refresh derived table ``name`` in place for the concepts whose rows changed, where
+    every changed input says which those are and the table allows it."""
+    if not inputs or not inputs <= changed_cuis.keys():
+        return False
+    cuis = " UNION ".join(changed_cuis[table] for table in sorted(inputs))
+    statements = refresh_statements(loader.dialect, loader.schema, present, name, cuis)
+    if statements is None:
+        return False
+    started = time.perf_counter()
+    for statement in statements:
+        loader.execute(statement)
+    log.debug("answers: %s refreshed in place in %.2fs", name, time.perf_counter() - started)
+    return True
 
 
 def _key_indexes(loader: Loader, present: set[str]) -> None:

@@ -93,18 +93,28 @@ def _read(schema: str, table: str, staged: frozenset[str]) -> str:
 
 
 def xref_pairs_select(
-    dialect: Dialect, schema: str, present: set[str], staged: frozenset[str] = frozenset()
+    dialect: Dialect,
+    schema: str,
+    present: set[str],
+    staged: frozenset[str] = frozenset(),
+    cuis: str | None = None,
 ) -> str | None:
-    """One row per (cui, CURIE) as served, the CURIE normalised once, at load time."""
+    """One row per (cui, CURIE) as served, the CURIE normalised once, at load time.
+
+    ``cuis``, a query of CUIs: only their rows (a delta refreshes the pairs of the concepts
+    whose rows it changed; each pair comes from one row of one table, so a concept's pairs
+    depend on that concept's rows alone)."""
 
     def curie(source: str, ident_: str) -> str:
         return curie_sql(source, ident_, regex=dialect.regex_match)
 
+    only = f" AND cui IN ({cuis})" if cuis else ""
     parts = []
     if "source_links" in present:
         parts.append(
             f"SELECT cui, source, source_id, 'MedGenIDMappings' AS origin, "
             f"{curie('source', 'source_id')} AS curie FROM {_read(schema, 'source_links', staged)}"
+            + (f" WHERE cui IN ({cuis})" if cuis else "")
         )
     if "concept_names" in present:
         # An atom whose CODE equals its SDUI (HPO, ORDO, MONDO) is normalised once.
@@ -113,9 +123,9 @@ def xref_pairs_select(
         parts += [
             f"SELECT cui, sab, sdui, CASE WHEN code = sdui THEN 'MGCONSO.BOTH' "
             f"ELSE 'MGCONSO.SDUI' END, {curie('sab', 'sdui')} FROM {names} "
-            f"WHERE sdui <> '' AND sdui <> cui AND {keep}",
+            f"WHERE sdui <> '' AND sdui <> cui AND {keep}{only}",
             f"SELECT cui, sab, code, 'MGCONSO.CODE', {curie('sab', 'code')} FROM {names} "
-            f"WHERE code <> '' AND code <> cui AND code <> sdui AND {keep}",
+            f"WHERE code <> '' AND code <> cui AND code <> sdui AND {keep}{only}",
         ]
     if not parts:
         return None
@@ -128,6 +138,30 @@ def xref_pairs_select(
         f"FROM ({' UNION ALL '.join(parts)} OFFSET 0) raw(cui, source, source_id, origin, curie) "
         "WHERE curie IS NOT NULL"
     )
+
+
+def refresh_statements(
+    dialect: Dialect, schema: str, present: set[str], name: str, cuis: str
+) -> list[str] | None:
+    """The statements that bring derived table ``name`` up to date in place when only the
+    concepts that ``cuis`` (a query) lists changed; None where the table must be rebuilt.
+
+    Only ``xref_pairs`` qualifies: its rows are per-row projections keyed by CUI. Rebuilding
+    it whole cost a delta at scale 1.0 3.7 s (the CURIE of 1.5 M rows, two indexes) whatever
+    the number of changed rows; ``cui_chains`` follows links across concepts, and costs
+    0.08 s to rebuild.
+    """
+    if name != "xref_pairs" or name not in present:
+        return None
+    select = xref_pairs_select(dialect, schema, present, cuis=cuis)
+    if select is None:
+        return None
+    table = qname(schema, name)
+    columns = "cui, curie, prefix, source, source_id, origin"
+    return [
+        f"DELETE FROM {table} WHERE cui IN ({cuis})",
+        f"INSERT INTO {table} ({columns}) {select}",
+    ]
 
 
 def xrefs_select(dialect: Dialect, schema: str, present: set[str]) -> str | None:

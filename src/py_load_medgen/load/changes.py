@@ -104,6 +104,17 @@ def _equal(left: str, right: str, columns: Sequence[str]) -> str:
     return " AND ".join(f"{left}.{sql.ident(c)} = {right}.{sql.ident(c)}" for c in columns)
 
 
+def changed_values(loader: Loader, spec: FileSpec, column: str) -> str | None:
+    """A query of the values of ``column`` in the staged change set's rows, deleted and
+    inserted (an update stages both versions); None when the table has no such column."""
+    if column not in spec.column_names:
+        return None
+    return " UNION ".join(
+        f"SELECT {sql.ident(column)} FROM {sql.qname(loader.schema, side_table(spec, side))}"
+        for side in SIDES
+    )
+
+
 def _keys_table(spec: FileSpec) -> str:
     return f"_change_keys_{spec.table}"
 
@@ -217,13 +228,20 @@ def _apply(loader: Loader, spec: FileSpec, key: Sequence[str] | None) -> None:
     partition = ", ".join(f"p.{sql.ident(c)}" for c in spec.column_names)
     # Each deleted row goes as many times as the change set says, and no more: the copies of
     # a row are numbered and the first ``copies`` of them are deleted.
-    _execute(
-        loader,
-        spec,
-        f"DELETE FROM {prod} WHERE {rowid} IN (SELECT rid FROM (SELECT p.{rowid} AS rid, "
+    found = (
+        f"SELECT rid FROM (SELECT p.{rowid} AS rid, "
         f"row_number() OVER (PARTITION BY {partition}) AS n, d.copies "
-        f"FROM {prod} p JOIN {rows} d ON {match}) x WHERE n <= copies)",
+        f"FROM {prod} p JOIN {rows} d ON {match}) x WHERE n <= copies"
     )
+    if loader.dialect.name == "postgresql":
+        # As an array, the row ids are fetched by a TID scan, page by page; `ctid IN (...)`
+        # joined the table a second time, a second scan of all of it. Measured at scale 1.0
+        # on `pubmed_links` (48 M rows, 480 k of them deleted): finding them 9.3 s, the TID
+        # delete 5.5 s, against 34 to 57 s for the join.
+        where = f"ctid = ANY(ARRAY({found}))"
+    else:
+        where = f"{rowid} IN ({found})"
+    _execute(loader, spec, f"DELETE FROM {prod} WHERE {where}")
     _execute(loader, spec, f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {inserted}")
 
 
