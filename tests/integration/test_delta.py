@@ -259,7 +259,15 @@ AFTER = [
 ]
 
 
-def test_whole_rows_keep_exact_multiplicities(tmp_path: Path, db_uri: str) -> None:
+@pytest.mark.parametrize("few", [False, True], ids=["scan", "lookup"])
+def test_whole_rows_keep_exact_multiplicities(
+    tmp_path: Path, db_uri: str, few: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from py_load_medgen.load import changes
+
+    # PostgreSQL finds a big change set's rows by a scan of the table, a small one by
+    # lookups: here the change set is half the table, so "lookup" forces the second way.
+    monkeypatch.setattr(changes, "_FEW_ROWS", 0 if few else changes._FEW_ROWS)
     r1 = _release(tmp_path, "r1", *PUBMED, BEFORE)
     r2 = _release(tmp_path, "r2", *PUBMED, AFTER)
     files = ("--files", PUBMED[0])

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 SIDES = ("deleted", "inserted")
 ROW_ID = {"postgresql": "ctid", "duckdb": "rowid"}
 """The pseudo-column that names one physical row, to delete some copies of a row but not all."""
+_FEW_ROWS = 1000
+"""A PostgreSQL change set of fewer deleted rows than the table's rows / this is looked up
+row by row rather than found by a scan of the whole table (see ``_delete_rows_postgres``)."""
 
 
 def side_spec(spec: FileSpec, side: str) -> FileSpec:
@@ -39,7 +42,7 @@ def side_table(spec: FileSpec, side: str) -> str:
 
 def staging_tables(specs: Sequence[FileSpec]) -> list[str]:
     """Every change staging table of ``specs``, for cleanup."""
-    return [side_table(spec, side) for spec in specs for side in SIDES]
+    return [side_table(spec, side) for spec in specs for side in (*SIDES, "rows")]
 
 
 def stage(
@@ -119,8 +122,15 @@ def _keys_table(spec: FileSpec) -> str:
     return f"_change_keys_{spec.table}"
 
 
-def _rows_table(spec: FileSpec) -> str:
-    return f"_change_rows_{spec.table}"
+def rows_table(loader: Loader, spec: FileSpec) -> str:
+    """Where ``count`` puts a table's deleted rows, each with its number of copies.
+
+    On PostgreSQL a table of the schema (``_staging_<table>__rows``), not a temporary one:
+    parallel workers cannot read a session's temporary tables, and finding the deleted rows
+    in a big table is a scan worth every core (see ``_apply``)."""
+    if loader.dialect.name == "postgresql":
+        return sql.qname(loader.schema, side_table(spec, "rows"))
+    return sql.ident(f"_change_rows_{spec.table}")
 
 
 def count(loader: Loader, spec: FileSpec, key: Sequence[str] | None) -> dict[str, int]:
@@ -151,15 +161,19 @@ def count(loader: Loader, spec: FileSpec, key: Sequence[str] | None) -> dict[str
             "updated": counts.get("u", 0),
             "deleted": counts.get("d", 0),
         }
-    rows = sql.ident(_rows_table(spec))
+    rows = rows_table(loader, spec)
     cols = ", ".join(sql.ident(c) for c in spec.column_names)
+    shared = loader.dialect.name == "postgresql"
     with loader.transaction():
         loader.execute(f"DROP TABLE IF EXISTS {rows}")
         loader.execute(
-            f"CREATE TEMP TABLE {rows} AS SELECT {cols}, count(*) AS copies "
-            f"FROM {deleted} GROUP BY {cols}"
+            f"CREATE {'' if shared else 'TEMP '}TABLE {rows} AS SELECT {cols}, "
+            f"count(*) AS copies FROM {deleted} GROUP BY {cols}"
         )
-    loader.analyze_temp(_rows_table(spec))
+    if shared:
+        loader.analyze(side_table(spec, "rows"))
+    else:
+        loader.analyze_temp(f"_change_rows_{spec.table}")
     return {
         "inserted": int(loader.query(f"SELECT count(*) FROM {inserted}")[0][0]),
         "updated": 0,
@@ -222,30 +236,67 @@ def _apply(loader: Loader, spec: FileSpec, key: Sequence[str] | None) -> None:
             f"(SELECT 1 FROM {keys} c WHERE c.kind IN {new} AND {_equal('i', 'c', key)})",
         )
         return
-    rows = sql.ident(_rows_table(spec))
-    rowid = ROW_ID[loader.dialect.name]
-    match = _whole_row_match(spec)
-    partition = ", ".join(f"p.{sql.ident(c)}" for c in spec.column_names)
-    # Each deleted row goes as many times as the change set says, and no more: the copies of
-    # a row are numbered and the first ``copies`` of them are deleted.
-    found = (
-        f"SELECT rid FROM (SELECT p.{rowid} AS rid, "
-        f"row_number() OVER (PARTITION BY {partition}) AS n, d.copies "
-        f"FROM {prod} p JOIN {rows} d ON {match}) x WHERE n <= copies"
-    )
+    rows = rows_table(loader, spec)
     if loader.dialect.name == "postgresql":
-        # As an array, the row ids are fetched by a TID scan, page by page; `ctid IN (...)`
-        # joined the table a second time, a second scan of all of it. Measured at scale 1.0
-        # on `pubmed_links` (48 M rows, 480 k of them deleted): finding them 9.3 s, the TID
-        # delete 5.5 s, against 34 to 57 s for the join.
-        where = f"ctid = ANY(ARRAY({found}))"
+        _delete_rows_postgres(loader, spec, rows)
     else:
-        where = f"{rowid} IN ({found})"
-    _execute(loader, spec, f"DELETE FROM {prod} WHERE {where}")
+        rowid = ROW_ID[loader.dialect.name]
+        partition = ", ".join(f"p.{sql.ident(c)}" for c in spec.column_names)
+        # Each deleted row goes as many times as the change set says, and no more: the
+        # copies of a row are numbered and the first ``copies`` of them are deleted.
+        _execute(
+            loader,
+            spec,
+            f"DELETE FROM {prod} WHERE {rowid} IN (SELECT rid FROM (SELECT p.{rowid} AS rid, "
+            f"row_number() OVER (PARTITION BY {partition}) AS n, d.copies "
+            f"FROM {prod} p JOIN {rows} d ON {_whole_row_match(spec)}) x WHERE n <= copies)",
+        )
     _execute(loader, spec, f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {inserted}")
 
 
-def _whole_row_match(spec: FileSpec) -> str:
+def _delete_rows_postgres(loader: Loader, spec: FileSpec, rows: str) -> None:
+    """Delete the change set's rows from a table without a key, in two statements.
+
+    The row ids are collected first, by a statement of their own, then deleted by a TID scan
+    that fetches just their pages (5 s for 320 k rows at scale 1.0). How they are found
+    depends on how many there are. A few (under one in ``_FEW_ROWS`` of the table) are looked
+    up through the `cui` index, as the planner sees fit for a join (3,227 rows of the 48 M of
+    `pubmed_links` at scale 1.0: 0.9 s). More mean a scan of the whole table: a DELETE never
+    runs in parallel, and in one statement the planner hashed the big table rather than the
+    change set (its estimate of the join is one row): 31 s for 320 k rows. So the production
+    rows are fenced off (OFFSET 0) and probed against the hashed change set, in a statement
+    that may use every core (CREATE TABLE AS): 10 s.
+    """
+    prod = sql.qname(loader.schema, spec.table)
+    rids = sql.ident(f"_change_rids_{spec.table}")
+    cols = ", ".join(f"p.{sql.ident(c)}" for c in spec.column_names)
+    found = ", ".join(f"c.{sql.ident(c)}" for c in spec.column_names)
+    deleted = int(loader.query(f"SELECT coalesce(sum(copies), 0) FROM {rows}")[0][0])
+    estimate = loader.query("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (prod,))
+    if deleted * _FEW_ROWS < float(estimate[0][0]):  # reltuples is -1 before any ANALYZE
+        candidates = f"SELECT p.ctid AS rid, {cols} FROM {prod} p JOIN {rows} d ON " + (
+            _whole_row_match(spec)
+        )
+    else:
+        candidates = (
+            f"SELECT p.ctid AS rid, {cols} FROM {prod} p WHERE EXISTS (SELECT 1 FROM {rows} d "
+            f"WHERE {_whole_row_match(spec)}) OFFSET 0"
+        )
+    # Each deleted row goes as many times as the change set says, and no more: the copies of
+    # a row are numbered and the first ``copies`` of them are deleted.
+    _execute(loader, spec, f"DROP TABLE IF EXISTS {rids}")
+    _execute(
+        loader,
+        spec,
+        f"CREATE TEMP TABLE {rids} AS SELECT rid FROM (SELECT c.rid, row_number() OVER "
+        f"(PARTITION BY {found}) AS n, d.copies FROM ({candidates}) c "
+        f"JOIN {rows} d ON {_whole_row_match(spec, 'c')}) x WHERE n <= copies",
+    )
+    _execute(loader, spec, f"DELETE FROM {prod} WHERE ctid = ANY(ARRAY(SELECT rid FROM {rids}))")
+    _execute(loader, spec, f"DROP TABLE {rids}")
+
+
+def _whole_row_match(spec: FileSpec, row: str = "p") -> str:
     """The join condition of a production row ``p`` and a deleted row ``d``: every column
     equal, NULL matching NULL.
 
@@ -256,9 +307,9 @@ def _whole_row_match(spec: FileSpec) -> str:
     scale 1.0.
     """
     return " AND ".join(
-        f"p.{sql.ident(c)} = d.{sql.ident(c)}"
+        f"{row}.{sql.ident(c)} = d.{sql.ident(c)}"
         if spec.column(c).required
-        else f"p.{sql.ident(c)} IS NOT DISTINCT FROM d.{sql.ident(c)}"
+        else f"{row}.{sql.ident(c)} IS NOT DISTINCT FROM d.{sql.ident(c)}"
         for c in spec.column_names
     )
 
@@ -274,8 +325,8 @@ def _execute(loader: Loader, spec: FileSpec, statement: str) -> None:
 def discard(loader: Loader, spec: FileSpec) -> None:
     """Drop the change set's staging and temporary tables (after apply, or on failure)."""
     with loader.transaction():
-        for name in (_keys_table(spec), _rows_table(spec)):
-            loader.execute(f"DROP TABLE IF EXISTS {sql.ident(name)}")
+        loader.execute(f"DROP TABLE IF EXISTS {sql.ident(_keys_table(spec))}")
+        loader.execute(f"DROP TABLE IF EXISTS {rows_table(loader, spec)}")
         for side in SIDES:
             loader.execute(
                 f"DROP TABLE IF EXISTS {sql.qname(loader.schema, side_table(spec, side))}"

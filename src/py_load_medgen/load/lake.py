@@ -700,7 +700,7 @@ class DeltaLakeLoader(DuckDBLoader):
                 spec, tuple(key), stage=inserted, changes=sql.ident(f"_change_keys_{spec.table}")
             )
             return
-        rows = sql.ident(f"_change_rows_{spec.table}")
+        rows = changes.rows_table(self, spec)
         prod = sql.qname(self.schema, spec.table)
         cols = ", ".join(sql.ident(c) for c in spec.column_names)
         match = " AND ".join(
