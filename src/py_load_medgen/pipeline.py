@@ -814,7 +814,6 @@ def _compare_in_database(
 ) -> tuple[TableLoad, capture.ChangePlan]:
     """Stage the whole new file and compare it with production in SQL (the fallback);
     the plan it returns is what applies (or discards) the changes it counted."""
-    loader.prepare_database_compare()
     load = stage_file(loader, file, options, run.run_id, full_indexes=False)
     key = load.match_key
     recorded = previous.get("match_key")

@@ -408,6 +408,16 @@ def test_derived_tables_rebuilt_only_when_their_inputs_change(
     assert load_release(write_release(tmp_path / "more2", more), planted, "--mode", "delta",
                         "--no-keep-files") == 0  # fmt: skip
     assert _kept(planted) == {"cui_chains"}
+    # A new concept feeds cui_chains, which is rebuilt but comes out the same: the published
+    # one stays. A new history row changes a chain: the rebuilt one is swapped in.
+    more["concepts"].append(("C0000099", "A new concept", "OMIM", "N"))
+    assert load_release(write_release(tmp_path / "more3", more), planted, "--mode", "delta") == 0
+    assert _kept(planted) == {"cui_chains"}
+    more["cui_history"].append(("C0000041", "C0000099", "10 Oct 2024"))
+    assert load_release(write_release(tmp_path / "more4", more), planted, "--mode", "delta") == 0
+    assert _kept(planted) == set()
+    assert rows(planted, "SELECT status, current_cui FROM medgen.cui_status "
+                         "WHERE id = 'C0000041'") == [("merged", "C0000099")]  # fmt: skip
     assert rows(planted, "SELECT cui FROM medgen.xref_pairs WHERE curie = 'OMIM:123'") == [
         ("C0000005",)
     ]

@@ -158,12 +158,8 @@ class Loader(LegacyLoaderMethods, ABC):
     # -- delta loads (optional hooks) ----------------------------------------------------------
 
     def prepare_delta(self) -> None:
-        """Before a delta stages anything."""
-
-    def prepare_database_compare(self) -> None:
-        """Before a delta stages a whole file to compare it in the database (the fallback):
-        room for one transaction that holds that table's changes, where the backend needs
-        it. A file-compared change set holds only the changed rows and needs none."""
+        """Before a delta stages anything: room for one transaction that holds every table's
+        changes, where the backend needs it."""
 
     def change_slices(self, spec: FileSpec, staged_rows: int) -> tuple[str, ...]:
         """Conditions that split a whole-row comparison into parts the database can hold;

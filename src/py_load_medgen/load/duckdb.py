@@ -62,13 +62,14 @@ and one core is left to parsing, which feeds DuckDB while it writes. On top of t
 process holds the block being parsed and two converted blocks ahead of DuckDB."""
 
 DELTA_MEMORY_LIMIT = "512MiB"
-"""The default memory_limit of a delta once a table is compared in the database (the fallback,
-which stages the whole file). One transaction holds every table's changes, and DuckDB keeps
-much of that in memory, beyond its reach to spill: with 1 % of the rows changed, that apply
-fails at 128 MiB already on a release a third of NCBI's size; on a full-size one it succeeds
-at 256 MiB (peak RSS 504 MB) and at 512 MiB (790 MB, and 11 % faster), which leaves room for
-twice the churn. A delta whose tables are all compared from the kept files stages only the
-changed rows and keeps the load's limit. A memory_limit in the URI is kept as given."""
+"""The default memory_limit of a delta load. One transaction holds every table's changes, and
+DuckDB keeps much of that in memory, beyond its reach to spill: with 1 % of the rows changed,
+the apply fails at 128 MiB already on a release a third of NCBI's size; on a full-size one it
+succeeds at 256 MiB (peak RSS 504 MB) and at 512 MiB (790 MB, and 11 % faster), which leaves
+room for twice the churn. A delta compared from the kept files holds only the changed rows,
+yet deleting 1 % of a full-size `pubmed_links` (320 k of 48 M rows, their copies numbered by
+a window over the join) fails at 128 MiB and at 256 MiB too (measured 2026-11-30), so every
+delta gets this limit. A memory_limit in the URI is kept as given."""
 _SLICE_ROWS = 2_000_000
 """Rows of the new release compared at a time in a whole-row delta comparison (see
 ``_slices_of``); at the default memory_limit, twice this fits with room to spare."""
@@ -349,7 +350,7 @@ class DuckDBLoader(Loader):
 
     # -- delta loads ------------------------------------------------------------------------
 
-    def prepare_database_compare(self) -> None:
+    def prepare_delta(self) -> None:
         if not self._limit_given:
             self.execute(f"SET memory_limit = {sql.literal(DELTA_MEMORY_LIMIT)}")
 
