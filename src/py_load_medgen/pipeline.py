@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -409,12 +410,66 @@ def _unkeyed(spec: FileSpec, load: TableLoad) -> bool:
     return bool(spec.natural_key) and load.match_key is None
 
 
+class _Job:
+    """One piece of work after a table's COPY (its indexes, or a derived table), run on
+    whichever connection claims it first: the second connection takes them in order while
+    the main one copies, and the main one, once it has copied every file, takes the rest
+    rather than wait (at scale 0.1 that was 1.5 s of indexes queued behind `pubmed_links`'
+    on the second connection alone)."""
+
+    def __init__(self, run: Callable[[Loader], Any]) -> None:
+        self._run = run
+        self._lock = threading.Lock()
+        self._claimed = False
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run_on(self, loader: Loader) -> None:
+        with self._lock:
+            if self._claimed:
+                return
+            self._claimed = True
+        try:
+            self.result = self._run(loader)
+        except BaseException as exc:  # re-raised by outcome(), in the main thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def drop(self) -> None:
+        """Claim the job without running it (the stage failed): nobody will run it now."""
+        with self._lock:
+            if self._claimed:
+                return
+            self._claimed = True
+        self.done.set()
+
+    def outcome(self) -> Any:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _in_context(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[Loader], Any]:
+    """``function(connection, *args, **kwargs)`` in a copy of the caller's context (the run's
+    log fields), on whichever connection runs it."""
+    context = contextvars.copy_context()
+
+    def run(connection: Loader) -> Any:
+        return context.run(function, connection, *args, **kwargs)
+
+    return run
+
+
 def stage_all(
     loader: Loader, files: Sequence[SourceFile], options: LoadOptions, run_id: str
 ) -> list[TableLoad]:
     """Stage every file; where the backend offers a second connection, each table is indexed
     and analyzed there while the next file is copied, and so are the answers' derived tables
-    built as soon as the tables they read are staged.
+    built as soon as the tables they read are staged. Once every file is copied, the main
+    connection takes its share of what is still queued.
 
     The staging tables are committed, so the second connection sees them; production is not
     touched until publishing, and on any failure the second connection's work is cancelled
@@ -428,16 +483,20 @@ def stage_all(
             answers_publish.run(loader, build)
         return loads
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medgen-index")
-    pending: dict[str, Future[TableLoad]] = {}
-    derived: list[Future[Any]] = []
+    pending: dict[str, _Job] = {}
+    jobs: list[_Job] = []
     copied: set[str] = set()
 
+    def queue(job: _Job) -> None:
+        jobs.append(job)
+        pool.submit(contextvars.copy_context().run, job.run_on, helper)
+
     def submit_ready() -> None:
-        # The one worker takes tasks in order: a build runs after its inputs' indexes.
+        # Taken in order: a build is queued after its inputs' indexes (it reads only their
+        # committed rows, so it may also run beside them on the other connection).
         for build in [b for b in builds if b.inputs <= copied]:
             builds.remove(build)
-            context = contextvars.copy_context()
-            derived.append(pool.submit(context.run, answers_publish.run, helper, build))
+            queue(_Job(_in_context(answers_publish.run, build)))
 
     try:
         # Biggest first: its indexes, the longest to build, are built while the rest copy.
@@ -445,24 +504,23 @@ def stage_all(
             staged = copy_file(loader, file, options, run_id)
             # Announced here, in the main thread, which signals interrupt and faults stop.
             events.emit("indexing", table=file.spec.table)
-            context = contextvars.copy_context()
-            pending[file.spec.table] = pool.submit(
-                context.run, finish_file, helper, staged, options, run_id, announce=False
-            )
+            job = _Job(_in_context(finish_file, staged, options, run_id, announce=False))
+            pending[file.spec.table] = job
+            queue(job)
             copied.add(file.spec.table)
             submit_ready()
-            running: list[Future[Any]] = [*pending.values(), *derived]
-            for done in running:
-                if done.done():
-                    done.result()  # an index build that failed fails the run now
-        loads = [pending[file.spec.table].result() for file in files]
-        for build_done in derived:
-            build_done.result()
+            for done in jobs:
+                if done.done.is_set():
+                    done.outcome()  # an index build that failed fails the run now
+        for job in jobs:
+            job.run_on(loader)  # what the second connection has not started yet
+        loads = [pending[file.spec.table].outcome() for file in files]
+        for job in jobs:
+            job.outcome()
         return loads
     except BaseException:
-        waiting: list[Future[Any]] = [*pending.values(), *derived]
-        for task in waiting:
-            task.cancel()
+        for job in jobs:
+            job.drop()
         helper.cancel()
         raise
     finally:
