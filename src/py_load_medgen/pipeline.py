@@ -783,6 +783,8 @@ def capture_changes(
             new_name=file.name,
             options=COMPARE_OPTIONS,
             on_read=events.bytes_reader(table),
+            # The data lines of the kept file, as the load that read it recorded them.
+            old_rows=int(previous.get("rows_read") or 0) or None,
         )
     if not change.compared:
         return None, change.reason or "the files could not be compared"
@@ -946,6 +948,8 @@ def _unchanged(file: SourceFile, previous: FileRow) -> TableLoad:
     return TableLoad(
         table=file.spec.table,
         file=file,
+        # The same file as before: its lines, which the next delta's comparison starts from.
+        rows_read=int(previous.rows_read or 0),
         rows_loaded=rows,
         inserted=0,
         updated=0,

@@ -115,11 +115,15 @@ class Aligner:
         *,
         detect_after: int = 16 << 20,
         max_unpaired: float = 0.5,
+        count_new: bool = True,
     ) -> None:
         self.new_lines = 0
-        """Lines of the new stream (known once ``run()`` returns)."""
+        """Lines of the new stream (known once ``run()`` returns), when ``count_new``: a
+        caller that knows the old stream's lines computes them instead, since counting the
+        line feeds of a full-size `pubmed_links` (2.4 GB) cost 1.2 s of the 4.4 s a
+        comparison with few changes took, all of it holding the GIL."""
         self.old = _Side(old)
-        self.new = _Side(self._counted(new))
+        self.new = _Side(self._counted(new) if count_new else new)
         self.unpaired = unpaired
         self.detect_after = detect_after
         self.max_unpaired = max_unpaired

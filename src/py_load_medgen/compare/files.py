@@ -64,6 +64,7 @@ def compare_files(
     workdir: Path | None = None,
     options: CompareOptions | None = None,
     on_read: Callable[[int], None] | None = None,
+    old_rows: int | None = None,
 ) -> ChangeSet:
     """The rows deleted and inserted between ``old`` and ``new``, two releases of ``spec``.
 
@@ -72,6 +73,8 @@ def compare_files(
     files go (a fresh directory inside it; default the system's). An error in the *new*
     file's header is raised as it would be by a load; anything wrong with the old file makes
     the result a fallback. ``on_read`` receives the raw bytes read from ``new``, for progress.
+    ``old_rows``, the data lines of ``old`` when known (the load that read it recorded them):
+    the new file's are then the old ones less the deleted plus the inserted, not counted.
     """
     options = options or CompareOptions()
     started = time.perf_counter()
@@ -90,6 +93,7 @@ def compare_files(
             unpaired,
             detect_after=options.detect_after,
             max_unpaired=options.max_unpaired,
+            count_new=not old_rows,
         )
         aligner.run()
         canonical = _canonical_columns(spec, new_side.layout)
@@ -108,12 +112,18 @@ def compare_files(
         return _fallback(spec, root, str(exc), started)
     finally:
         unpaired.close()
+    new_rows = aligner.new_lines
+    if old_rows:
+        # Every line of either file is paired, deleted or inserted. A new file with any data
+        # holds a line, whatever the record said; one without holds none.
+        new_rows = old_rows - deleted.count + inserted.count
+        new_rows = max(new_rows, 1) if aligner.new.consumed else 0
     result = ChangeSet(
         spec,
         "file",
         deleted=deleted,
         inserted=inserted,
-        new_rows=aligner.new_lines,
+        new_rows=new_rows,
         seconds=time.perf_counter() - started,
         workdir=root,
     )
