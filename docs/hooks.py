@@ -283,7 +283,10 @@ METADATA_COLUMNS = {
         "modified": "Server Last-Modified, listing time, or file time.",
         "etag": "Server ETag, when HTTP served one.",
         "gzip_mtime": "The MTIME of the gzip header: NCBI's build time.",
-        "rows_read": "Data lines of the file (a delta computes them from the kept file's and the change set; a skipped table keeps its count).",
+        "rows_read": (
+            "Data lines of the file (a delta computes them from the kept file's and the "
+            "change set; a skipped table keeps its count)."
+        ),
         "rows_loaded": "Rows the run loaded from the file (into staging, for a delta).",
         "rows_rejected": "Malformed rows quarantined to the rejects directory.",
         "rows_inserted": "Delta loads: rows added.",
