@@ -243,6 +243,22 @@ def test_full_then_delta_equals_full_and_postgres(
     assert delta_rows(a, "concepts", first["concepts"]) == file_rows(r1, "concepts")
 
 
+def test_delta_compared_in_the_database_equals_the_release(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Without kept files every changed table is compared in the lake's DuckDB and merged:
+    keyed tables by their key, the others (`pubmed_links`...) as multisets of whole rows."""
+    r1, r2 = two_releases
+    uri = lake_uri(tmp_path / "lake")
+    assert load(r1, uri, "--no-keep-files") == 0
+    assert load(r2, uri, "--mode", "delta", "--no-keep-files") == 0
+    for spec in FILES:
+        assert delta_rows(tmp_path / "lake", spec.table) == file_rows(r2, spec.table), spec.table
+    methods = pl.read_delta(str(tmp_path / "lake" / "medgen" / "etl_run_files"))
+    compared = set(methods.filter(pl.col("rows_deleted") > 0)["compare_method"].to_list())
+    assert compared == {"database"}
+
+
 def test_a_dead_run_leaves_the_previous_release_listed_and_is_undone(
     two_releases: tuple[Path, Path], tmp_path: Path
 ) -> None:
