@@ -11,8 +11,10 @@ One database goes through a chain of releases, each derived from the one before:
   6. delta to R5: R4 with ``medgen_pubmed_lnk.txt.gz`` shuffled (and 0.01 % churn elsewhere):
      the file comparison detects the reshuffle early and compares that table in the database;
   7. delta back to R4 with --no-keep-files: the in-database comparison of every changed
-     table, the reference for step 6 (the same shuffled file, the other way round);
-  8. ``verify``: every row of every table compared with the kept files of R4
+     table (the same shuffled file, the other way round);
+  8. delta to R5 again with --no-keep-files: step 6's own work compared in the database,
+     the reference for step 6 (no slower than it is the target);
+  9. ``verify``: every row of every table compared with the kept files of R5
      (target at scale 1.0: <= 0.5 of the full load).
 
 Targets at scale 1.0 (ratio to the full load): 1 % ordered <= 0.30 on PostgreSQL, 0.50 on
@@ -203,6 +205,10 @@ def run_chain(
         ("shuffled", lambda: load(r5, *delta)),
         # R4 is older than R5: going back to it is a deliberate rollback.
         ("in-database", lambda: load(r4, *delta, "--no-keep-files", "--allow-older")),
+        # The shuffled step's own work compared in the database: the same files, the same
+        # direction (staging a shuffled file and comparing it is not the same work as
+        # comparing the sorted one against a shuffled table). The files kept are still R5's.
+        ("in-database-same", lambda: load(r5, *delta, "--no-keep-files")),
         ("verify", lambda: verify()),
     ]
     results = []
@@ -234,7 +240,8 @@ LABELS = {
     "small": "delta, 0.01 % churn",
     "unchanged": "delta, unchanged release",
     "shuffled": "delta, shuffled pubmed file",
-    "in-database": "delta, same, in the database",
+    "in-database": "delta, back, in the database",
+    "in-database-same": "delta, shuffled, in the database",
     "verify": "verify, every row",
 }
 
@@ -259,8 +266,10 @@ def report(db: str, scale: float, results: list[Step]) -> None:
                 f"target <= {target:.2f}: wall {'met' if ratio <= target else 'NOT met'}, "
                 f"CPU {'met' if cpu_ratio <= target else 'NOT met'}"
             )
-        elif step.name == "shuffled" and "in-database" in by_name:
-            reference = by_name["in-database"]
+        elif step.name == "shuffled" and (
+            "in-database-same" in by_name or "in-database" in by_name
+        ):
+            reference = by_name.get("in-database-same") or by_name["in-database"]
             reference_cpu = reference.measured.cpu_seconds + reference.server_cpu
             verdict = (
                 f"{measured.seconds / reference.measured.seconds:.2f} (wall), "
