@@ -55,6 +55,18 @@ class Usage:
     """Bytes of the kept files, counting every link."""
 
 
+def altered(path: Path, sha256: str) -> str:
+    """Why the kept file at ``path`` cannot be trusted (it no longer hashes to ``sha256``, or
+    cannot be read); empty when it can."""
+    try:
+        actual = sha256_of(path)
+    except OSError as exc:
+        return f"the kept file cannot be read: {exc}"
+    if actual != sha256:
+        return f"the kept file {path.name} changed on disk (sha256 {actual[:12]}…)"
+    return ""
+
+
 class KeptFiles:
     """The kept files of one mirror (database and schema)."""
 
@@ -64,8 +76,11 @@ class KeptFiles:
     def path(self, table: str, sha256: str, name: str) -> Path:
         return self.root / table / f"{sha256}-{name}"
 
-    def find(self, table: str, sha256: str | None, name: str) -> tuple[Path | None, str]:
-        """The kept file of ``table`` whose content hashes to ``sha256``, checked now.
+    def find(
+        self, table: str, sha256: str | None, name: str, *, verify: bool = True
+    ) -> tuple[Path | None, str]:
+        """The kept file of ``table`` whose content hashes to ``sha256``, checked now (unless
+        ``verify`` is False: the caller checks it with ``altered`` while it reads it).
 
         Returns (path, "") or (None, why not), the reason fit for the log and the run record.
         """
@@ -78,12 +93,10 @@ class KeptFiles:
             if others:
                 return None, f"no kept file with sha256 {sha256[:12]}… (only other releases')"
             return None, f"no kept file of the loaded release in {self.root}"
-        try:
-            actual = sha256_of(path)
-        except OSError as exc:
-            return None, f"the kept file cannot be read: {exc}"
-        if actual != sha256:
-            return None, f"the kept file {path.name} changed on disk (sha256 {actual[:12]}…)"
+        if verify:
+            why = altered(path, sha256)
+            if why:
+                return None, why
         return path, ""
 
     def keep(self, table: str, sha256: str | None, source: Path, name: str) -> Path | None:
