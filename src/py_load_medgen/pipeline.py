@@ -514,6 +514,8 @@ def stage_all(
                     done.outcome()  # an index build that failed fails the run now
         for job in jobs:
             job.run_on(loader)  # what the second connection has not started yet
+            if job.error is not None:
+                job.outcome()  # a failure (or an interrupt) here stops the stage at once
         loads = [pending[file.spec.table].outcome() for file in files]
         for job in jobs:
             job.outcome()
